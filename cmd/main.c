@@ -1,0 +1,148 @@
+/*
+ * pitwall: one binary, many subcommands (see DESIGN.md, "Command line").
+ * This file holds the table of subcommands and dispatches to them.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cmd/cmd.h"
+
+static const cmd_t commands[] = {
+    {"run", "all in one process: simulator -> stream log (-> pipeline -> store -> api)",
+     "usage: pitwall run [--conf FILE] [--data-dir DIR] [--set KEY=VALUE]...\n"
+     "                   [--duration SECONDS]\n"
+     "Runs Pitwall on one machine from the configuration (default\n"
+     "conf/pitwall.yaml): the simulator writes points into the embedded stream\n"
+     "log at sim.rate_pps and a line of rates is printed every second until\n"
+     "Ctrl-C (or --duration), which stops it cleanly.\n",
+     cmd_run_main, NULL},
+    {"edge", "ingest + durable spool + forward when the uplink is up",
+     "usage: pitwall edge --conf FILE\n", NULL, "the edge issue"},
+    {"pipeline", "operator graph worker", "usage: pitwall pipeline --conf FILE [--stats]\n",
+     NULL, "issue #5 (pipeline)"},
+    {"api", "result store served over WebSocket and HTTP",
+     "usage: pitwall api --conf FILE [--port P] [--data-dir DIR] [--token T]\n", NULL,
+     "issue #7 (store and API)"},
+    {"ingest", "decode a feed or file (ibt, ngs, bdc, f1csv, ...)",
+     "usage: pitwall ingest --format F --input PATH [--dump | --to TOPIC]\n", NULL,
+     "issue #4 (ingest)"},
+    {"replay", "replay a stored or recorded game into the pipeline",
+     "usage: pitwall replay (--input PATH | --store DIR) [--session ID] [--speed X|max]\n",
+     NULL, "issue #5 (pipeline)"},
+    {"train", "fit a model's coefficients from recorded data",
+     "usage: pitwall train --model fuel|pressure|events --data PATH [--out FILE]\n", NULL,
+     "issue #6 (models)"},
+    {"eval", "print a model's metrics on data it was not fitted on",
+     "usage: pitwall eval --model fuel|pressure|events --data PATH [--json]\n", NULL,
+     "issue #6 (models)"},
+    {"recap", "ranked key moments of a session, with in/out times",
+     "usage: pitwall recap --store DIR --session ID [--duration 120] [--json]\n", NULL,
+     "issue #7 (store and API)"},
+    {"sim", "simulated race telemetry into a stream topic",
+     "usage: pitwall sim --race [--rate R] [--cars N] [--seed S] [--to TOPIC]\n"
+     "                   [--conf FILE] [--data-dir DIR] [--duration SECONDS]\n"
+     "                   [--count POINTS] [--max]\n"
+     "Writes simulated race telemetry into TOPIC (default: sim.topic) of the\n"
+     "embedded stream log, paced at R points per second of wall time, or as\n"
+     "fast as possible with --max. Stops after --duration seconds, --count\n"
+     "points or Ctrl-C. (--game and --udp arrive with the ingest issue.)\n",
+     cmd_sim_main, NULL},
+    {"stream", "create, list, append to and tail stream topics",
+     "usage: pitwall stream create TOPIC [--partitions N] [--retention-age DUR]\n"
+     "                                   [--retention-bytes SIZE]\n"
+     "       pitwall stream list\n"
+     "       pitwall stream append TOPIC [--input FILE|-] [--format msgpack|jsonl]\n"
+     "                                   [--key K] [--partition P] [--batch N]\n"
+     "       pitwall stream tail TOPIC [--partition P] [--from earliest|latest|OFFSET]\n"
+     "                                 [--group G] [--max N] [--follow]\n"
+     "       pitwall stream positions [--group G] [TOPIC]\n"
+     "       pitwall stream positions --group G TOPIC --partition P --set OFFSET\n"
+     "Every form also takes --conf FILE, --data-dir DIR and --set KEY=VALUE.\n"
+     "append reads Pitwall msgpack batches (one or more, back to back) or JSON\n"
+     "lines of points ({\"ts_ns\":..,\"entity\":..,\"channel\":..,\"value\":..});\n"
+     "tail prints records as JSON lines, one per point, frame or result.\n",
+     cmd_stream_main, NULL},
+    {"ops", "operators and their configuration keys", "usage: pitwall ops\n", NULL,
+     "issue #5 (pipeline)"},
+    {"bench", "run benchmarks and print a table (or JSON lines)",
+     "usage: pitwall bench [NAME...] [--json] [--dir DIR] [--seconds S]\n"
+     "Benchmarks: codec_encode codec_decode log_append log_read lmdb_raw\n"
+     "            lmdb_raw_read\n"
+     "--json prints one object per line: {\"name\":..,\"points_per_s\":..,\n"
+     "\"p50_us\":..,\"p99_us\":..}. --dir is where the logs are written (default\n"
+     "a fresh directory under /tmp, removed afterwards).\n",
+     cmd_bench_main, NULL},
+    {"config", "configuration keys, their types, defaults and descriptions",
+     "usage: pitwall config [--help] [--conf FILE] [--set KEY=VALUE]... [--check|--dump]\n"
+     "With no flag prints every key (as --help). --check loads FILE and reports\n"
+     "the first error with file:line:column; --dump prints the effective\n"
+     "configuration as YAML.\n",
+     cmd_config_main, NULL},
+};
+
+#define NCOMMANDS (sizeof commands / sizeof commands[0])
+
+int cmd_usage_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "pitwall %s: ", cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, " (see pitwall %s --help)\n", cmd);
+    return 2;
+}
+
+int cmd_wants_help(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+            return 1;
+    return 0;
+}
+
+static void print_help(FILE *f)
+{
+    fprintf(f, "pitwall %s: real-time sports telemetry engine\n\n"
+               "usage: pitwall <command> [options]   (pitwall <command> --help)\n\n"
+               "commands:\n", PITWALL_VERSION);
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        fprintf(f, "  %-9s %s%s\n", commands[i].name, commands[i].summary,
+                commands[i].main ? "" : " [not built yet]");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        print_help(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        print_help(stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
+        printf("pitwall %s\n", PITWALL_VERSION);
+        return 0;
+    }
+    for (size_t i = 0; i < NCOMMANDS; i++) {
+        const cmd_t *c = &commands[i];
+        if (strcmp(argv[1], c->name) != 0)
+            continue;
+        if (cmd_wants_help(argc - 1, argv + 1)) {
+            fputs(c->usage, stdout);
+            if (!c->main)
+                printf("\nNot built yet: planned in %s.\n", c->issue);
+            return 0;
+        }
+        if (!c->main) {
+            fprintf(stderr, "pitwall %s: not built yet (planned in %s)\n", c->name,
+                    c->issue);
+            return 2;
+        }
+        return c->main(argc - 1, argv + 1);
+    }
+    fprintf(stderr, "pitwall: unknown command '%s' (see pitwall --help)\n", argv[1]);
+    return 2;
+}

@@ -1,0 +1,168 @@
+#include "ingest/ing_sim.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/pw_error.h"
+#include "core/pw_time.h"
+
+const char *const ing_sim_channel_names[ING_SIM_CHANNELS] = {
+    "speed_mps", "throttle", "brake", "gear",
+    "rpm", "lap_dist_pct", "lap", "fuel_level_l",
+};
+
+enum { CH_SPEED, CH_THROTTLE, CH_BRAKE, CH_GEAR, CH_RPM, CH_DIST, CH_LAP,
+       CH_FUEL };
+
+#define TRACK_M 858.0
+#define TANK_L 68.0
+#define TWO_PI 6.283185307179586
+
+typedef struct sim_car {
+    uint32_t entity;
+    double pace;     /* fraction of the reference speed this car runs */
+    double dist_m;   /* distance along the lap */
+    double lap;
+    double speed_mps;
+    double fuel_l;
+} sim_car_t;
+
+struct ing_sim {
+    ing_sim_opts_t opts;
+    uint32_t channel[ING_SIM_CHANNELS];
+    int64_t period_ns;  /* event time between ticks */
+    uint64_t tick;
+    uint64_t rng;
+    sim_car_t car[];
+};
+
+/* xorshift64*: small, fast and deterministic across platforms. */
+static double rng_unit(uint64_t *s)
+{
+    uint64_t x = *s;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *s = x;
+    return (double)((x * 2685821657736338717ULL) >> 11) * (1.0 / 9007199254740992.0);
+}
+
+int ing_sim_create(const ing_sim_opts_t *o, pw_intern_t *channels,
+                   pw_intern_t *entities, ing_sim_t **out, pw_err_t *err)
+{
+    if (o->cars < 1 || o->cars > ING_SIM_MAX_CARS)
+        return pw_err_set(err, PW_EARG, "sim: cars must be 1..%d, got %u",
+                          ING_SIM_MAX_CARS, o->cars);
+    double tick_points = (double)o->cars * ING_SIM_CHANNELS;
+    if (!(o->rate_pps >= tick_points) || o->rate_pps > 1e10)
+        return pw_err_set(err, PW_EARG,
+                          "sim: rate_pps %.0f must be at least cars * %d = "
+                          "%.0f and at most 1e10", o->rate_pps,
+                          ING_SIM_CHANNELS, tick_points);
+    ing_sim_t *s = calloc(1, sizeof *s + o->cars * sizeof s->car[0]);
+    if (s == NULL)
+        return -ENOMEM;
+    s->opts = *o;
+    s->period_ns = (int64_t)(tick_points / o->rate_pps * PW_NS_PER_S);
+    if (s->period_ns < 1)
+        s->period_ns = 1;
+    s->rng = o->seed ? o->seed : 0x9E3779B97F4A7C15ULL;
+    int rc = 0;
+    for (int c = 0; c < ING_SIM_CHANNELS && rc == 0; c++)
+        rc = pw_intern_add(channels, ing_sim_channel_names[c],
+                           strlen(ing_sim_channel_names[c]), &s->channel[c]);
+    for (uint32_t i = 0; i < o->cars && rc == 0; i++) {
+        char name[32];
+        int len = snprintf(name, sizeof name, "car/%u", i + 1);
+        rc = pw_intern_add(entities, name, (size_t)len, &s->car[i].entity);
+        s->car[i].pace = 0.97 + 0.03 * rng_unit(&s->rng);
+        s->car[i].dist_m = TRACK_M * (double)i / o->cars;
+        s->car[i].fuel_l = TANK_L;
+    }
+    if (rc) {
+        free(s);
+        return pw_err_set(err, rc, "sim: cannot name channels and cars: %s",
+                          pw_strerror(rc));
+    }
+    *out = s;
+    return 0;
+}
+
+/* Advance one car by dt seconds and write its channel values. */
+static void car_step(ing_sim_t *s, sim_car_t *c, double dt, double v[])
+{
+    /* Two corners per lap: speed dips at 1/4 and 3/4 of the lap. */
+    double phase = c->dist_m / TRACK_M;
+    double target = c->pace * (58.0 - 14.0 * (0.5 + 0.5 * cos(2 * TWO_PI * phase)));
+    target += 0.4 * (rng_unit(&s->rng) - 0.5);
+    double accel = (target - c->speed_mps) / 0.6;
+    c->speed_mps += accel * dt;
+    if (c->speed_mps < 0)
+        c->speed_mps = 0;
+    double throttle = accel > 0 ? fmin(1.0, 0.35 + accel / 12.0)
+                                : fmax(0.0, 0.35 + accel / 6.0);
+    double brake = accel < -4.0 ? fmin(1.0, -accel / 25.0) : 0.0;
+    double gear = c->speed_mps < 20 ? 2 : c->speed_mps < 35 ? 3 : 4;
+    double rpm = 1800.0 + c->speed_mps * (gear == 2 ? 210.0 : gear == 3 ? 160.0 : 135.0);
+    double flow = ING_SIM_FUEL_IDLE + ING_SIM_FUEL_THROTTLE_RPM * throttle * rpm;
+    c->fuel_l = fmax(0.0, c->fuel_l - flow * dt);
+    c->dist_m += c->speed_mps * dt;
+    while (c->dist_m >= TRACK_M) {
+        c->dist_m -= TRACK_M;
+        c->lap += 1;
+    }
+    v[CH_SPEED] = c->speed_mps;
+    v[CH_THROTTLE] = throttle;
+    v[CH_BRAKE] = brake;
+    v[CH_GEAR] = gear;
+    v[CH_RPM] = rpm;
+    v[CH_DIST] = c->dist_m / TRACK_M;
+    v[CH_LAP] = c->lap;
+    v[CH_FUEL] = c->fuel_l;
+}
+
+long ing_sim_next(ing_sim_t *s, int64_t until_ns, size_t max_points,
+                  pw_points_t *out)
+{
+    size_t per_tick = ing_sim_tick_points(s);
+    long emitted = 0;
+    double dt = (double)s->period_ns / PW_NS_PER_S;
+    while (ing_sim_next_ts(s) < until_ns &&
+           (size_t)emitted + per_tick <= max_points) {
+        if (pw_points_reserve(out, out->n + per_tick))
+            return -ENOMEM;
+        int64_t ts = ing_sim_next_ts(s);
+        for (uint32_t i = 0; i < s->opts.cars; i++) {
+            double v[ING_SIM_CHANNELS];
+            car_step(s, &s->car[i], dt, v);
+            for (int c = 0; c < ING_SIM_CHANNELS; c++) {
+                size_t k = out->n++;
+                out->ts_ns[k] = ts;
+                out->entity[k] = s->car[i].entity;
+                out->channel[k] = s->channel[c];
+                out->value[k] = v[c];
+            }
+        }
+        s->tick++;
+        emitted += (long)per_tick;
+    }
+    return emitted;
+}
+
+int64_t ing_sim_next_ts(const ing_sim_t *s)
+{
+    return s->opts.start_ns + (int64_t)s->tick * s->period_ns;
+}
+
+size_t ing_sim_tick_points(const ing_sim_t *s)
+{
+    return (size_t)s->opts.cars * ING_SIM_CHANNELS;
+}
+
+void ing_sim_destroy(ing_sim_t *s)
+{
+    free(s);
+}
