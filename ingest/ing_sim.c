@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,29 @@
 const char *const ing_sim_channel_names[ING_SIM_CHANNELS] = {
     "speed_mps", "throttle", "brake", "gear",
     "rpm", "lap_dist_pct", "lap", "fuel_level_l",
+};
+
+static const pw_conf_key_t sim_keys[] = {
+    {.name = "cars", .type = PW_CONF_INT, .offset = offsetof(ing_sim_conf_t, cars),
+     .def = "40", .min = "1", .max = "256", .desc = "cars on track"},
+    {.name = "rate_pps", .type = PW_CONF_DOUBLE,
+     .offset = offsetof(ing_sim_conf_t, rate_pps), .def = "100000", .min = "1",
+     .max = "10000000000",
+     .desc = "points per second of all cars together (at least cars * 8)"},
+    {.name = "seed", .type = PW_CONF_INT, .offset = offsetof(ing_sim_conf_t, seed),
+     .def = "1", .min = "0", .desc = "seed of the simulator's noise; same seed, same race"},
+    {.name = "topic", .type = PW_CONF_STRING, .offset = offsetof(ing_sim_conf_t, topic),
+     .def = "telemetry", .desc = "stream topic the simulated points are appended to"},
+    {.name = "batch_points", .type = PW_CONF_INT,
+     .offset = offsetof(ing_sim_conf_t, batch_points), .def = "1000", .min = "8",
+     .max = "1048576", .desc = "most points in one appended batch"},
+};
+
+const pw_conf_section_t ing_sim_conf_section = {
+    .name = "sim",
+    .desc = "the race simulator behind `pitwall run` and `pitwall sim`",
+    .keys = sim_keys,
+    .nkeys = PW_CONF_NKEYS(sim_keys),
 };
 
 enum { CH_SPEED, CH_THROTTLE, CH_BRAKE, CH_GEAR, CH_RPM, CH_DIST, CH_LAP,

@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/pw_conf.h"
 #include "core/pw_error.h"
 #include "core/pw_intern.h"
 #include "core/pw_record.h"
@@ -45,6 +46,18 @@ typedef struct ing_sim_opts {
 } ing_sim_opts_t;
 
 typedef struct ing_sim ing_sim_t;
+
+/* The `sim` configuration section (see ing_sim_conf_section for keys). */
+typedef struct ing_sim_conf {
+    int64_t cars;          /* cars on track */
+    double rate_pps;       /* points per second, all cars */
+    int64_t seed;          /* noise seed */
+    char *topic;           /* stream topic the simulator writes */
+    int64_t batch_points;  /* most points per appended batch */
+} ing_sim_conf_t;
+
+/* Keys of the `sim` section: types, defaults, bounds, descriptions. */
+extern const pw_conf_section_t ing_sim_conf_section;
 
 /*
  * Create a simulator; names its channels ("speed_mps", ...) and entities

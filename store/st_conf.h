@@ -1,0 +1,43 @@
+/*
+ * st_conf: the store's configuration sections, `log` (how the embedded
+ * stream log is kept) and `stream` (the topics it holds), and their
+ * translation into st_log options.
+ */
+#ifndef ST_CONF_H
+#define ST_CONF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/pw_conf.h"
+
+/* Durability modes, in the order of the `log.durability` choices. */
+enum st_conf_durability { ST_CONF_SYNC, ST_CONF_GROUP, ST_CONF_NONE };
+
+/* The `log` section. */
+typedef struct st_log_conf {
+    int durability;             /* enum st_conf_durability */
+    int64_t group_commit_ms;    /* group mode: most time an append waits */
+    uint64_t max_pending_bytes; /* group mode: commit early past this */
+    uint64_t map_size;          /* LMDB map size, bytes */
+    int64_t retention_check_ms; /* how often retention runs */
+} st_log_conf_t;
+
+/* One element of `stream.topics`. */
+typedef struct st_topic_conf {
+    char *name;
+    int64_t partitions;
+    int64_t retention_age_ms;   /* 0 = keep forever */
+    uint64_t retention_bytes;   /* per partition; 0 = no size limit */
+} st_topic_conf_t;
+
+/* The `stream` section. */
+typedef struct st_stream_conf {
+    st_topic_conf_t *topics;
+    size_t ntopics;
+} st_stream_conf_t;
+
+extern const pw_conf_section_t st_log_conf_section;
+extern const pw_conf_section_t st_stream_conf_section;
+
+#endif
