@@ -18,12 +18,9 @@ static const pw_conf_key_t log_keys[] = {
      .offset = offsetof(st_log_conf_t, max_pending_bytes), .def = "64MiB",
      .min = "4KiB", .desc = "group mode: commit early once this much is pending"},
     {.name = "map_size", .type = PW_CONF_SIZE_BYTES,
-     .offset = offsetof(st_log_conf_t, map_size), .def = "4GiB", .min = "1MiB",
+     .offset = offsetof(st_log_conf_t, map_size), .def = "1GiB", .min = "1MiB",
      .desc = "largest size of the log on disk (LMDB map size); retention "
              "must keep the log below it"},
-    {.name = "retention_check_ms", .type = PW_CONF_DURATION_MS,
-     .offset = offsetof(st_log_conf_t, retention_check_ms), .def = "1s",
-     .min = "10ms", .desc = "how often retention deletes expired batches"},
 };
 
 const pw_conf_section_t st_log_conf_section = {
@@ -47,7 +44,7 @@ static const pw_conf_key_t topic_keys[] = {
      .desc = "per partition, delete the oldest batches beyond this size; 0 = no limit"},
 };
 
-static const pw_conf_section_t topic_section = {
+const pw_conf_section_t st_topic_conf_section = {
     .name = "topic",
     .desc = "a stream topic",
     .keys = topic_keys,
@@ -57,8 +54,8 @@ static const pw_conf_section_t topic_section = {
 static const pw_conf_key_t stream_keys[] = {
     {.name = "topics", .type = PW_CONF_LIST, .offset = offsetof(st_stream_conf_t, topics),
      .count_offset = offsetof(st_stream_conf_t, ntopics), .elem_size = sizeof(st_topic_conf_t),
-     .sub = &topic_section,
-     .def = "[{name: telemetry, partitions: 4, retention_age: 1h, retention_bytes: 1GiB}]",
+     .sub = &st_topic_conf_section,
+     .def = "[{name: telemetry, partitions: 4, retention_age: 1h, retention_bytes: 128MiB}]",
      .desc = "topics created at start when missing"},
 };
 
@@ -68,3 +65,25 @@ const pw_conf_section_t st_stream_conf_section = {
     .keys = stream_keys,
     .nkeys = PW_CONF_NKEYS(stream_keys),
 };
+
+st_log_opts_t st_log_conf_opts(const st_log_conf_t *c, const char *dir)
+{
+    st_log_opts_t o = st_log_opts_default();
+    o.dir = dir;
+    o.durability = c->durability == ST_CONF_SYNC    ? ST_LOG_SYNC
+                   : c->durability == ST_CONF_GROUP ? ST_LOG_GROUP
+                                                    : ST_LOG_NONE;
+    o.group_commit_ms = (int)c->group_commit_ms;
+    o.max_pending_bytes = (size_t)c->max_pending_bytes;
+    o.map_size_mb = (size_t)(c->map_size >> 20);
+    return o;
+}
+
+pw_stream_retention_t st_topic_conf_retention(const st_topic_conf_t *t)
+{
+    pw_stream_retention_t r = {
+        .max_age_ms = t->retention_age_ms,
+        .max_bytes = (int64_t)t->retention_bytes,
+    };
+    return r;
+}

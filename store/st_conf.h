@@ -10,6 +10,8 @@
 #include <stdint.h>
 
 #include "core/pw_conf.h"
+#include "core/pw_stream.h"
+#include "store/st_log.h"
 
 /* Durability modes, in the order of the `log.durability` choices. */
 enum st_conf_durability { ST_CONF_SYNC, ST_CONF_GROUP, ST_CONF_NONE };
@@ -20,7 +22,6 @@ typedef struct st_log_conf {
     int64_t group_commit_ms;    /* group mode: most time an append waits */
     uint64_t max_pending_bytes; /* group mode: commit early past this */
     uint64_t map_size;          /* LMDB map size, bytes */
-    int64_t retention_check_ms; /* how often retention runs */
 } st_log_conf_t;
 
 /* One element of `stream.topics`. */
@@ -39,5 +40,13 @@ typedef struct st_stream_conf {
 
 extern const pw_conf_section_t st_log_conf_section;
 extern const pw_conf_section_t st_stream_conf_section;
+/* The keys of one topic (an element of `stream.topics`). */
+extern const pw_conf_section_t st_topic_conf_section;
+
+/* Log options from the `log` section, for the log in dir (borrowed). */
+st_log_opts_t st_log_conf_opts(const st_log_conf_t *c, const char *dir);
+
+/* A topic's retention as the stream interface takes it. */
+pw_stream_retention_t st_topic_conf_retention(const st_topic_conf_t *t);
 
 #endif

@@ -1,0 +1,191 @@
+#include "cmd/app_feed.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/pw_codec.h"
+#include "core/pw_hist.h"
+#include "core/pw_record.h"
+#include "core/pw_time.h"
+#include "ingest/ing_sim.h"
+
+/* Longest a generated point waits before its batch is appended. */
+#define LINGER_NS (10 * PW_NS_PER_MS)
+
+typedef struct feed {
+    pw_stream_t *s;
+    const char *topic;
+    int32_t partitions;
+    int32_t *part_of;      /* partition of each entity id */
+    size_t nent;
+    pw_points_t all;       /* generated, not yet split */
+    pw_points_t *part;     /* per partition */
+    pw_codec_buf_t buf;
+    uint64_t points, batches, bytes, acked_seq, last_seq;
+    pw_hist_t append_lat;
+} feed_t;
+
+static int topic_partitions(feed_t *f, pw_err_t *err)
+{
+    int64_t e, n;
+    int32_t p = 0;
+    /* Probe partitions until one is out of range: works on every backend. */
+    while (pw_stream_bounds(f->s, f->topic, p, &e, &n, NULL) == 0)
+        p++;
+    if (p == 0)
+        return pw_err_set(err, PW_ENOTFOUND,
+                          "topic '%s' does not exist (create it with `pitwall stream create` "
+                          "or list it under stream.topics)", f->topic);
+    f->partitions = p;
+    return 0;
+}
+
+/* Split the generated points by partition and append one batch each. */
+static int feed_flush(feed_t *f, pw_err_t *err)
+{
+    if (f->all.n == 0)
+        return 0;
+    for (int32_t p = 0; p < f->partitions; p++)
+        pw_points_clear(&f->part[p]);
+    for (size_t i = 0; i < f->all.n; i++) {
+        uint32_t e = f->all.entity[i];
+        int32_t p = e < f->nent ? f->part_of[e] : 0;
+        pw_point_t pt = {f->all.ts_ns[i], e, f->all.channel[i], f->all.value[i]};
+        if (pw_points_push(&f->part[p], &pt))
+            return pw_err_set(err, PW_ENOMEM, "out of memory splitting a batch");
+    }
+    for (int32_t p = 0; p < f->partitions; p++) {
+        if (f->part[p].n == 0)
+            continue;
+        int rc = pw_codec_encode_points(&f->buf, &f->part[p], err);
+        if (rc)
+            return rc;
+        int64_t t0 = pw_mono_ns();
+        pw_stream_pos_t pos;
+        rc = pw_stream_append(f->s, f->topic, p, NULL, 0, f->buf.data, f->buf.len, &pos,
+                              err);
+        if (rc)
+            return rc;
+        pw_hist_record(&f->append_lat, (uint64_t)(pw_mono_ns() - t0));
+        f->last_seq = pos.seq;
+        f->batches++;
+        f->bytes += f->buf.len;
+    }
+    f->points += f->all.n;
+    pw_points_clear(&f->all);
+    return pw_stream_poll(f->s, &f->acked_seq, err);
+}
+
+static void print_stats(const feed_t *f, const app_feed_opts_t *o, double secs,
+                        uint64_t dpoints, uint64_t dbatches, uint64_t dbytes)
+{
+    printf("pitwall %s: %8.0f points/s %6.0f batches/s %6.2f MB/s | total %llu points "
+           "%llu batches | acked %llu/%llu | append p50 %.1f us p99 %.1f us\n",
+           o->label, (double)dpoints / secs, (double)dbatches / secs,
+           (double)dbytes / secs / 1e6, (unsigned long long)f->points,
+           (unsigned long long)f->batches, (unsigned long long)f->acked_seq,
+           (unsigned long long)f->last_seq, pw_hist_quantile(&f->append_lat, 0.5) / 1e3,
+           pw_hist_quantile(&f->append_lat, 0.99) / 1e3);
+    fflush(stdout);
+}
+
+int app_feed_run(const app_conf_t *c, app_names_t *names, pw_stream_t *s,
+                 const app_feed_opts_t *o, volatile sig_atomic_t *stop, pw_err_t *err)
+{
+    feed_t f;
+    memset(&f, 0, sizeof f);
+    f.s = s;
+    f.topic = o->topic;
+    pw_points_init(&f.all);
+    pw_codec_buf_init(&f.buf);
+    pw_hist_init(&f.append_lat);
+    ing_sim_t *sim = NULL;
+    int64_t start_wall = pw_wall_ns(), start = pw_mono_ns();
+    ing_sim_opts_t so = {.cars = (uint32_t)c->sim.cars,
+                         .rate_pps = o->rate_pps,
+                         .seed = (uint64_t)c->sim.seed,
+                         .start_ns = start_wall};
+    int rc = topic_partitions(&f, err);
+    if (rc == 0)
+        rc = ing_sim_create(&so, names->channels, names->entities, &sim, err);
+    if (rc == 0) {
+        f.nent = pw_intern_count(names->entities) + 1;
+        f.part_of = calloc(f.nent, sizeof *f.part_of);
+        f.part = calloc((size_t)f.partitions, sizeof *f.part);
+        if (!f.part_of || !f.part)
+            rc = pw_err_set(err, PW_ENOMEM, "out of memory");
+    }
+    for (size_t e = 1; rc == 0 && e < f.nent; e++) {
+        const char *name = pw_intern_name(names->entities, (uint32_t)e);
+        f.part_of[e] = pw_stream_partition_for_key(name, strlen(name), f.partitions);
+    }
+    size_t tick = sim ? ing_sim_tick_points(sim) : 1;
+    size_t batch = (size_t)c->sim.batch_points;
+    if (batch < tick)
+        batch = tick; /* the simulator emits whole ticks */
+    int64_t next_stats = start + o->stats_interval_ns;
+    int64_t last_flush = start, stats_t0 = start;
+    uint64_t sp = 0, sb = 0, sby = 0;
+    while (rc == 0 && !*stop) {
+        int64_t now = pw_mono_ns();
+        if (o->duration_ns && now - start >= o->duration_ns)
+            break;
+        uint64_t made = f.points + f.all.n;
+        /* A count stops at the last whole tick that fits. */
+        if (o->max_points && o->max_points - made < tick)
+            break;
+        int64_t until = o->max_speed ? INT64_MAX : start_wall + (now - start);
+        size_t room = batch - f.all.n;
+        if (o->max_points && o->max_points - made < room)
+            room = (size_t)(o->max_points - made);
+        long got = ing_sim_next(sim, until, room, &f.all);
+        if (got < 0) {
+            rc = pw_err_set(err, (int)got, "simulator: out of memory");
+            break;
+        }
+        if (f.all.n + tick > batch || (f.all.n && now - last_flush >= LINGER_NS)) {
+            rc = feed_flush(&f, err);
+            last_flush = now;
+        }
+        if (rc == 0 && got == 0 && !o->max_speed) {
+            /* Nothing due: sleep until the next tick, a stats line or the
+             * linger ends, and let the stream commit meanwhile. */
+            int64_t wake = start + (ing_sim_next_ts(sim) - start_wall);
+            if (wake > now + LINGER_NS)
+                wake = now + LINGER_NS;
+            if (o->stats_interval_ns && wake > next_stats)
+                wake = next_stats;
+            pw_sleep_until_ns(wake);
+            rc = pw_stream_poll(s, &f.acked_seq, err);
+        }
+        now = pw_mono_ns();
+        if (rc == 0 && o->stats_interval_ns && now >= next_stats) {
+            print_stats(&f, o, (double)(now - stats_t0) / PW_NS_PER_S, f.points - sp,
+                        f.batches - sb, f.bytes - sby);
+            sp = f.points, sb = f.batches, sby = f.bytes, stats_t0 = now;
+            pw_hist_init(&f.append_lat); /* percentiles per interval */
+            next_stats += o->stats_interval_ns;
+            if (next_stats < now)
+                next_stats = now + o->stats_interval_ns;
+        }
+    }
+    if (rc == 0)
+        rc = feed_flush(&f, err);
+    if (rc == 0)
+        rc = pw_stream_flush(s, 5000, &f.acked_seq, err);
+    double secs = (double)(pw_mono_ns() - start) / PW_NS_PER_S;
+    printf("pitwall %s: stopped after %.1f s: %llu points in %llu batches to '%s' "
+           "(%.0f points/s), %llu of %llu appends acknowledged\n",
+           o->label, secs, (unsigned long long)f.points, (unsigned long long)f.batches,
+           o->topic, (double)f.points / secs, (unsigned long long)f.acked_seq,
+           (unsigned long long)f.last_seq);
+    for (int32_t p = 0; f.part && p < f.partitions; p++)
+        pw_points_fini(&f.part[p]);
+    free(f.part);
+    free(f.part_of);
+    pw_points_fini(&f.all);
+    pw_codec_buf_fini(&f.buf);
+    ing_sim_destroy(sim);
+    return rc;
+}
