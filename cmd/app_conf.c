@@ -5,7 +5,7 @@
 #include <unistd.h>
 
 static const pw_conf_key_t run_keys[] = {
-    {.name = "stats_interval_ms", .type = PW_CONF_DURATION_MS,
+    {.name = "stats_interval", .type = PW_CONF_DURATION_MS,
      .offset = offsetof(app_run_conf_t, stats_interval_ms), .def = "1s",
      .min = "100ms", .desc = "how often `pitwall run` prints a line of rates"},
 };

@@ -18,15 +18,22 @@ int cmd_config_main(int argc, char **argv)
             return 2;
         if (t > 0)
             continue;
-        if (!strcmp(argv[i], "--check"))
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+            continue; /* the key table below is the help */
+        else if (!strcmp(argv[i], "--check"))
             check = 1;
         else if (!strcmp(argv[i], "--dump"))
             dump = 1;
         else
             return cmd_usage_error("config", "unknown argument '%s'", argv[i]);
     }
-    if (!check && !dump)
+    if (!check && !dump) {
+        printf("usage: pitwall config [--conf FILE] [--set KEY=VALUE]... [--check|--dump]\n"
+               "--check loads FILE and reports the first error as file:line:column;\n"
+               "--dump prints the effective configuration as YAML.\n\n"
+               "Configuration keys (YAML; dotted paths for --set):\n\n");
         return pw_conf_print_help(stdout, &app_conf_section) ? 1 : 0;
+    }
     app_conf_t c;
     pw_err_t err = {0};
     if (app_conf_load(&flags, &c, &err)) {

@@ -130,7 +130,8 @@ int main(int argc, char **argv)
         const cmd_t *c = &commands[i];
         if (strcmp(argv[1], c->name) != 0)
             continue;
-        if (cmd_wants_help(argc - 1, argv + 1)) {
+        /* `config --help` is the table of keys: the command prints it. */
+        if (cmd_wants_help(argc - 1, argv + 1) && c->main != cmd_config_main) {
             fputs(c->usage, stdout);
             if (!c->main)
                 printf("\nNot built yet: planned in %s.\n", c->issue);

@@ -136,7 +136,7 @@ const char *cli_scratch_make(void)
             "  topics:\n"
             "    - {name: telemetry, partitions: 2}\n"
             "sim: {cars: 4, rate_pps: 3200, topic: telemetry, batch_points: 320}\n"
-            "run: {stats_interval_ms: 200ms}\n",
+            "run: {stats_interval: 200ms}\n",
             scratch);
     fclose(f);
     return scratch;
