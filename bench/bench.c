@@ -55,7 +55,8 @@ void bench_print_row(FILE *f, const char *name, const bench_result_t *r)
 {
     char pps[32] = "-", mbs[32] = "-", p50[32] = "-", p99[32] = "-", ratio[32] = "-";
     if (r->points_per_s > 0)
-        snprintf(pps, sizeof pps, "%.3gM", r->points_per_s / 1e6);
+        snprintf(pps, sizeof pps, r->points_per_s >= 1e8 ? "%.0fM" : "%.1fM",
+                 r->points_per_s / 1e6);
     if (r->mb_per_s > 0)
         snprintf(mbs, sizeof mbs, "%.0f", r->mb_per_s);
     if (r->lat.count) {
@@ -73,7 +74,7 @@ void bench_print_json(FILE *f, const char *name, const bench_result_t *r)
     json_t *o = json_object();
     json_object_set_new(o, "name", json_string(name));
     if (r->points_per_s > 0)
-        json_object_set_new(o, "points_per_s", json_real(round(r->points_per_s)));
+        json_object_set_new(o, "points_per_s", json_integer((json_int_t)llround(r->points_per_s)));
     if (r->mb_per_s > 0)
         json_object_set_new(o, "mb_per_s", json_real(r->mb_per_s));
     if (r->lat.count) {
