@@ -1,12 +1,15 @@
 #include "core/pw_record.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 /* Grow *p (elements of size sz) from old to cap elements; 0 or -ENOMEM. */
 static int grow(void **p, size_t sz, size_t cap)
 {
+    if (cap > SIZE_MAX / sz)
+        return -ENOMEM;
     void *q = realloc(*p, cap * sz);
     if (q == NULL)
         return -ENOMEM;
