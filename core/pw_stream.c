@@ -203,7 +203,8 @@ int pw_stream_position_commit(pw_stream_t *s, const char *group,
                               int64_t next_offset, pw_err_t *err)
 {
     int rc;
-    if ((rc = check_handle(s, err)) || (rc = pw_stream_group_check(group, err)) ||
+    if ((rc = check_handle(s, err)) ||
+        (rc = pw_stream_group_check(group, err)) ||
         (rc = pw_stream_topic_check(topic, err)) ||
         (rc = check_part(partition, 0, err)))
         return rc;
@@ -222,7 +223,8 @@ int pw_stream_position_get(pw_stream_t *s, const char *group,
                            int64_t *next_offset, pw_err_t *err)
 {
     int rc;
-    if ((rc = check_handle(s, err)) || (rc = pw_stream_group_check(group, err)) ||
+    if ((rc = check_handle(s, err)) ||
+        (rc = pw_stream_group_check(group, err)) ||
         (rc = pw_stream_topic_check(topic, err)) ||
         (rc = check_part(partition, 0, err)))
         return rc;

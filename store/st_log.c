@@ -1320,7 +1320,8 @@ int st_log_topics(st_log_reader_t *r, pw_stream_topic_fn fn, void *ctx,
             break;
         }
         if ((size_t)t.partitions > r->parts_cap) {
-            void *p = realloc(r->parts, (size_t)t.partitions * sizeof *r->parts);
+            size_t sz = (size_t)t.partitions * sizeof *r->parts;
+            void *p = realloc(r->parts, sz);
             if (p == NULL) {
                 ret = pw_err_set(err, PW_ENOMEM, "%s: list topics: out of "
                                  "memory", log->dir);

@@ -523,6 +523,45 @@ Test(st_log, group_appends_are_invisible_until_their_group_commits)
     st_log_close(log, NULL);
 }
 
+/* In a child process: open the log read-only and exit with the next offset
+ * of t/0 (or 100 + a failure code). */
+static int next_seen_by_another_process(void)
+{
+    pid_t pid = fork();
+    cr_assert_neq(pid, -1);
+    if (pid == 0) {
+        st_log_opts_t o = opts_mode(ST_LOG_GROUP);
+        o.read_only = true;
+        st_log_t *ro = NULL;
+        st_log_reader_t *r = NULL;
+        int64_t lo, hi;
+        if (st_log_open(&o, &ro, NULL) != 0)
+            _exit(101);
+        if (st_log_reader_create(ro, &r, NULL) != 0 ||
+            st_log_bounds(r, "t", 0, &lo, &hi, NULL) != 0)
+            _exit(102);
+        st_log_reader_destroy(r);
+        st_log_close(ro, NULL);
+        _exit((int)hi);
+    }
+    int status = 0;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status));
+    return WEXITSTATUS(status);
+}
+
+Test(st_log, group_appends_are_invisible_to_another_process_until_commit)
+{
+    st_log_t *log = open_mode(ST_LOG_GROUP);
+    create(log, "t", 1, NULL);
+    append(log, "t", 0, NULL, "a");
+    append(log, "t", 0, NULL, "b");
+    cr_assert_eq(next_seen_by_another_process(), 0);
+    cr_assert_eq(st_log_flush(log, NULL), 0);
+    cr_assert_eq(next_seen_by_another_process(), 2);
+    st_log_close(log, NULL);
+}
+
 Test(st_log, group_commits_when_max_pending_bytes_is_reached)
 {
     st_log_opts_t o = opts_mode(ST_LOG_GROUP);

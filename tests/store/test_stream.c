@@ -44,6 +44,7 @@ static pw_stream_t *open_embedded(st_log_durability_t mode)
     o.dir = dir;
     o.map_size_mb = 64;
     o.durability = mode;
+    o.group_commit_ms = 60000; /* groups commit at flush, not by the clock */
     pw_stream_t *s = NULL;
     pw_err_t err = {0};
     cr_assert_eq(st_stream_open_embedded(&o, &s, &err), 0, "%s", err.msg);
