@@ -66,7 +66,7 @@ void bench_print_row(FILE *f, const char *name, const bench_result_t *r)
     if (r->ratio > 0)
         snprintf(ratio, sizeof ratio, "%.2f", r->ratio);
     fprintf(f, "%-14s %14s %10s %10s %10s %8s  %s%s%s\n", name, pps, mbs, p50, p99,
-            ratio, r->unit, r->note[0] ? "; " : "", r->note);
+            ratio, r->unit, r->unit[0] && r->note[0] ? "; " : "", r->note);
 }
 
 void bench_print_json(FILE *f, const char *name, const bench_result_t *r)

@@ -63,6 +63,9 @@ int cmd_bench_main(int argc, char **argv)
             wanted |= !strcmp(names[j], d->name);
         if (!wanted)
             continue;
+        /* Write back what the last benchmark left dirty, so it does not
+         * slow this one down. */
+        sync();
         bench_result_t r;
         memset(&r, 0, sizeof r);
         pw_hist_init(&r.lat);
