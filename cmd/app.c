@@ -13,6 +13,8 @@ int app_names_open(const app_conf_t *c, app_names_t *n, pw_err_t *err)
     int rc = pw_intern_create(c->nchannels + APP_INTERN_SPARE, &n->channels);
     if (rc == 0)
         rc = pw_intern_create(c->nentities + APP_INTERN_SPARE, &n->entities);
+    if (rc == 0)
+        rc = pw_intern_create(APP_INTERN_SPARE, &n->labels);
     if (rc)
         pw_err_set(err, rc, "cannot make name tables: %s", pw_strerror(rc));
     if (rc == 0)
@@ -28,6 +30,7 @@ void app_names_close(app_names_t *n)
 {
     pw_intern_destroy(n->channels);
     pw_intern_destroy(n->entities);
+    pw_intern_destroy(n->labels);
     memset(n, 0, sizeof *n);
 }
 

@@ -12,10 +12,12 @@
 /* Room in each name table beyond what the configuration names. */
 #define APP_INTERN_SPARE 65536
 
-/* Channel and entity tables, filled from the configuration in order. */
+/* Channel, entity and label tables, filled from the configuration in order
+ * (labels start empty). Laid out as ing_names_t so decoders take it. */
 typedef struct app_names {
     pw_intern_t *channels;
     pw_intern_t *entities;
+    pw_intern_t *labels;
 } app_names_t;
 
 int app_names_open(const app_conf_t *c, app_names_t *n, pw_err_t *err);

@@ -16,6 +16,8 @@
 #include <string.h>
 
 #include "cmd/app.h"
+#include "cmd/app_json.h"
+#include "ingest/ing_format.h"
 #include "cmd/cmd.h"
 #include "core/pw_codec.h"
 #include "core/pw_conf.h"
@@ -286,152 +288,71 @@ static int read_input(const char *path, char **data, size_t *len)
     return 0;
 }
 
-/* Look up a name (string) or take an id (integer) for entity/channel. */
-static int json_name_id(json_t *v, pw_intern_t *t, const char *what, uint32_t *id,
-                        char *why, size_t whylen)
+/* Encoded batches collected from the jsonl decoder before anything is appended. */
+typedef struct collected {
+    pw_codec_buf_t *bufs;
+    size_t n, cap;
+} collected_t;
+
+static pw_codec_buf_t *collect_slot(collected_t *c)
 {
-    if (json_is_integer(v)) {
-        json_int_t i = json_integer_value(v);
-        if (i < 1 || i > UINT32_MAX) {
-            snprintf(why, whylen, "'%s' id %lld is out of range 1..4294967295", what,
-                     (long long)i);
-            return -1;
-        }
-        *id = (uint32_t)i;
-        return 0;
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 16;
+        pw_codec_buf_t *b2 = realloc(c->bufs, cap * sizeof *b2);
+        if (!b2)
+            return NULL;
+        c->bufs = b2;
+        c->cap = cap;
     }
-    if (json_is_string(v)) {
-        if (pw_intern_find(t, json_string_value(v), json_string_length(v), id) == 0)
-            return 0;
-        snprintf(why, whylen, "unknown %s '%s' (name it under '%ss' in the configuration, "
-                 "or give its numeric id)", what, json_string_value(v), what);
-        return -1;
-    }
-    snprintf(why, whylen, "'%s' must be a name or an id", what);
-    return -1;
+    pw_codec_buf_init(&c->bufs[c->n]);
+    return &c->bufs[c->n++];
 }
 
-/* Parse one JSON line of a point. Returns 0 or -1 with why. */
-static int json_point(const char *line, size_t len, app_names_t *names, pw_point_t *p,
-                      char *why, size_t whylen)
+static int collect_points(void *ctx, const pw_points_t *b)
 {
-    json_error_t je;
-    json_t *o = json_loadb(line, len, 0, &je);
-    int rc = -1;
-    if (!o) {
-        snprintf(why, whylen, "column %d: %s", je.column, je.text);
-        return -1;
-    }
-    const char *k;
-    json_t *v;
-    int have = 0;
-    if (!json_is_object(o)) {
-        snprintf(why, whylen, "expected a JSON object of a point");
-        goto done;
-    }
-    json_object_foreach(o, k, v) {
-        if (!strcmp(k, "ts_ns")) {
-            if (!json_is_integer(v)) {
-                snprintf(why, whylen, "'ts_ns' must be an integer (ns)");
-                goto done;
-            }
-            p->ts_ns = json_integer_value(v);
-            have |= 1;
-        } else if (!strcmp(k, "entity")) {
-            if (json_name_id(v, names->entities, "entity", &p->entity, why, whylen))
-                goto done;
-            have |= 2;
-        } else if (!strcmp(k, "channel")) {
-            if (json_name_id(v, names->channels, "channel", &p->channel, why, whylen))
-                goto done;
-            have |= 4;
-        } else if (!strcmp(k, "value")) {
-            if (json_is_null(v))
-                p->value = NAN; /* a missing reading */
-            else if (json_is_number(v))
-                p->value = json_number_value(v);
-            else {
-                snprintf(why, whylen, "'value' must be a number or null");
-                goto done;
-            }
-            have |= 8;
-        } else if (strcmp(k, "topic") && strcmp(k, "partition") && strcmp(k, "offset")) {
-            /* topic, partition and offset are what tail adds: ignored. */
-            snprintf(why, whylen, "unknown key '%s' (a point has ts_ns, entity, channel, "
-                     "value)", k);
-            goto done;
-        }
-    }
-    if (have != 15) {
-        snprintf(why, whylen, "missing %s", !(have & 1) ? "'ts_ns'" : !(have & 2) ? "'entity'"
-                 : !(have & 4) ? "'channel'" : "'value'");
-        goto done;
-    }
-    rc = 0;
-done:
-    json_decref(o);
-    return rc;
+    pw_codec_buf_t *slot = collect_slot(ctx);
+    return slot ? pw_codec_encode_points(slot, b, NULL) : PW_ENOMEM;
 }
 
-/* Parse JSON lines into batches of at most batch points, encoded. */
+static int collect_frames(void *ctx, const pw_frames_t *b)
+{
+    pw_codec_buf_t *slot = collect_slot(ctx);
+    return slot ? pw_codec_encode_frames(slot, b, NULL) : PW_ENOMEM;
+}
+
+static void collected_free(collected_t *c)
+{
+    for (size_t i = 0; i < c->n; i++)
+        pw_codec_buf_fini(&c->bufs[i]);
+    free(c->bufs);
+    memset(c, 0, sizeof *c);
+}
+
+/*
+ * JSON lines (ingest/ing_jsonl.c, names must be in the configuration so
+ * ids mean the same to every process) into encoded batches of at most
+ * batch points. Any bad line refuses the whole input.
+ */
 static int jsonl_to_batches(const char *path, const char *data, size_t len, size_t batch,
-                            app_names_t *names, pw_codec_buf_t **out, size_t *nout)
+                            app_names_t *names, collected_t *out)
 {
-    pw_points_t pts;
-    pw_points_init(&pts);
-    pw_codec_buf_t *bufs = NULL;
-    size_t nb = 0, capb = 0, lineno = 0;
-    int rc = 0;
-    for (size_t off = 0; off < len && rc == 0;) {
-        const char *nl = memchr(data + off, '\n', len - off);
-        size_t end = nl ? (size_t)(nl - data) : len;
-        lineno++;
-        size_t l = end - off;
-        const char *line = data + off;
-        off = end + 1;
-        while (l && (line[l - 1] == '\r' || line[l - 1] == ' ' || line[l - 1] == '\t'))
-            l--;
-        if (l == 0)
-            continue;
-        pw_point_t p;
-        char why[300];
-        if (json_point(line, l, names, &p, why, sizeof why)) {
-            fprintf(stderr, "pitwall stream: append: %s:%zu: %s; nothing appended\n", path,
-                    lineno, why);
-            rc = -1;
-            break;
-        }
-        if (pw_points_push(&pts, &p))
-            rc = -1;
-        if (rc == 0 && (pts.n == batch || off >= len)) {
-            if (nb == capb) {
-                capb = capb ? capb * 2 : 16;
-                pw_codec_buf_t *b2 = realloc(bufs, capb * sizeof *bufs);
-                if (!b2) {
-                    rc = -1;
-                    break;
-                }
-                bufs = b2;
-            }
-            pw_codec_buf_init(&bufs[nb]);
-            pw_err_t err = {0};
-            if (pw_codec_encode_points(&bufs[nb++], &pts, &err)) {
-                fprintf(stderr, "pitwall stream: append: %s\n", err.msg);
-                rc = -1;
-            }
-            pw_points_clear(&pts);
-        }
+    ing_opts_t o = {.batch_points = batch, .batch_frames = batch, .known_names_only = 1};
+    ing_names_t in = {names->channels, names->entities, names->labels};
+    ing_emit_t emit = {.points = collect_points, .frames = collect_frames, .ctx = out};
+    ing_stats_t st;
+    ing_stats_init(&st);
+    pw_err_t err = {0};
+    int rc = ing_jsonl_decode(path, (const uint8_t *)data, len, &o, &in, &emit, &st, &err);
+    if (rc == 0 && st.skipped) {
+        fprintf(stderr, "pitwall stream: append: %s; nothing appended\n", st.first_problem);
+        rc = -1;
+    } else if (rc) {
+        fprintf(stderr, "pitwall stream: append: %s: %s\n", path,
+                err.msg[0] ? err.msg : pw_strerror(rc));
     }
-    pw_points_fini(&pts);
-    if (rc) {
-        for (size_t i = 0; i < nb; i++)
-            pw_codec_buf_fini(&bufs[i]);
-        free(bufs);
-        return -1;
-    }
-    *out = bufs;
-    *nout = nb;
-    return 0;
+    if (rc)
+        collected_free(out);
+    return rc;
 }
 
 /* Check that data[0..len) is one valid Pitwall batch of any kind. */
@@ -491,7 +412,7 @@ static int stream_append(const stream_args_t *a)
     while (first < len && (data[first] == ' ' || data[first] == '\n' || data[first] == '\r'))
         first++;
     int jsonl = a->format ? !strcmp(a->format, "jsonl") : (first < len && data[first] == '{');
-    pw_codec_buf_t *bufs = NULL;
+    collected_t col = {0};
     size_t nb = 0, records = 0;
     pw_err_t err = {0};
     int rc = 0;
@@ -499,14 +420,15 @@ static int stream_append(const stream_args_t *a)
     const void **msg = NULL;
     size_t *msglen = NULL;
     if (jsonl) {
-        rc = jsonl_to_batches(path, data, len, (size_t)batch, &names, &bufs, &nb);
+        rc = jsonl_to_batches(path, data, len, (size_t)batch, &names, &col);
+        nb = col.n;
         if (rc == 0) {
             msg = calloc(nb + 1, sizeof *msg);
             msglen = calloc(nb + 1, sizeof *msglen);
             rc = (!msg || !msglen) ? -1 : 0;
             for (size_t i = 0; rc == 0 && i < nb; i++) {
-                msg[i] = bufs[i].data;
-                msglen[i] = bufs[i].len;
+                msg[i] = col.bufs[i].data;
+                msglen[i] = col.bufs[i].len;
             }
         }
         records = 0;
@@ -576,9 +498,7 @@ static int stream_append(const stream_args_t *a)
         printf("appended %zu batch%s to '%s' (last at partition %d offset %lld)\n", nb,
                nb == 1 ? "" : "es", a->topic, pos.partition, (long long)last_off);
     (void)records;
-    for (size_t i = 0; bufs && i < nb; i++)
-        pw_codec_buf_fini(&bufs[i]);
-    free(bufs);
+    collected_free(&col);
     free(msg);
     free(msglen);
     free(data);
@@ -597,24 +517,17 @@ typedef struct tail {
     uint64_t printed, max;
 } tail_t;
 
-/* A name as a JSON string when the table knows it, else the id. */
-static json_t *json_name(pw_intern_t *t, uint32_t id)
-{
-    const char *name = pw_intern_name(t, id);
-    return name ? json_stringn(name, pw_intern_len(t, id)) : json_integer(id);
-}
-
-static json_t *json_value(double v)
-{
-    return isfinite(v) ? json_real(v) : json_null();
-}
-
 static void emit(tail_t *t, json_t *o)
 {
-    json_dumpf(o, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17));
-    fputc('\n', stdout);
-    json_decref(o);
+    app_json_print(stdout, o);
     t->printed++;
+}
+
+/* Add every key of x to o and drop x. */
+static void merge(json_t *o, json_t *x)
+{
+    json_object_update(o, x);
+    json_decref(x);
 }
 
 static json_t *json_pos(const char *topic, const pw_stream_msg_t *m)
@@ -650,32 +563,9 @@ static void tail_message(tail_t *t, const char *topic, const pw_stream_msg_t *m)
     for (size_t i = 0; i < n && (!t->max || t->printed < t->max); i++) {
         json_t *o = json_pos(topic, m);
         if (kind == PW_CODEC_POINTS) {
-            json_object_set_new(o, "ts_ns", json_integer(t->points.ts_ns[i]));
-            json_object_set_new(o, "entity", json_name(t->names->entities, t->points.entity[i]));
-            json_object_set_new(o, "channel", json_name(t->names->channels, t->points.channel[i]));
-            json_object_set_new(o, "value", json_value(t->points.value[i]));
+            merge(o, app_json_point(t->names, &t->points, i));
         } else if (kind == PW_CODEC_FRAMES) {
-            const pw_frames_t *f = &t->frames;
-            json_object_set_new(o, "ts_ns", json_integer(f->ts_ns[i]));
-            json_object_set_new(o, "session", json_integer((json_int_t)f->session[i]));
-            json_t *labels = json_array();
-            for (int l = 0; l < PW_FRAME_LABELS; l++)
-                if (f->label[i * PW_FRAME_LABELS + l] != PW_LABEL_NONE)
-                    json_array_append_new(labels, json_integer(f->label[i * PW_FRAME_LABELS + l]));
-            json_object_set_new(o, "labels", labels);
-            json_t *objs = json_array();
-            for (uint32_t k = f->first[i]; k < f->first[i] + f->nobj[i]; k++) {
-                json_t *ob = json_object();
-                json_object_set_new(ob, "entity", json_name(t->names->entities, f->entity[k]));
-                json_object_set_new(ob, "team", json_integer(f->team[k]));
-                json_object_set_new(ob, "x", json_value(f->x[k]));
-                json_object_set_new(ob, "y", json_value(f->y[k]));
-                json_object_set_new(ob, "speed", json_value(f->speed[k]));
-                json_object_set_new(ob, "orientation", json_value(f->orientation[k]));
-                json_object_set_new(ob, "direction", json_value(f->direction[k]));
-                json_array_append_new(objs, ob);
-            }
-            json_object_set_new(o, "objects", objs);
+            merge(o, app_json_frame(t->names, &t->frames, i));
         } else {
             const pw_result_t *r = &t->results.rec[i];
             json_object_set_new(o, "ts_ns", json_integer(r->ts_ns));
