@@ -20,6 +20,7 @@ typedef struct cmd {
 int cmd_run_main(int argc, char **argv);
 int cmd_sim_main(int argc, char **argv);
 int cmd_stream_main(int argc, char **argv);
+int cmd_ingest_main(int argc, char **argv);
 int cmd_bench_main(int argc, char **argv);
 int cmd_config_main(int argc, char **argv);
 

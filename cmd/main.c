@@ -24,9 +24,17 @@ static const cmd_t commands[] = {
     {"api", "result store served over WebSocket and HTTP",
      "usage: pitwall api --conf FILE [--port P] [--data-dir DIR] [--token T]\n", NULL,
      "issue #7 (store and API)"},
-    {"ingest", "decode a feed or file (ibt, ngs, bdc, f1csv, ...)",
-     "usage: pitwall ingest --format F --input PATH [--dump | --to TOPIC]\n", NULL,
-     "issue #4 (ingest)"},
+    {"ingest", "decode a feed or file (ibt, ngs, bdc, f1csv, events, msgpack, jsonl)",
+     "usage: pitwall ingest --format F --input PATH [--dump | --to TOPIC]\n"
+     "                      [--channels A,B,...] [--events PXP.csv] [--conf FILE]\n"
+     "Decodes PATH (a file, .gz read transparently, or every matching file of a\n"
+     "folder) with format F. --dump prints the records as JSON lines (points,\n"
+     "frames and session metadata; `--format jsonl` reads them back); --to appends\n"
+     "them to a stream topic in batches, keyed by file; with neither it prints\n"
+     "counts, time span and decode rate per file. Bad records are skipped and\n"
+     "counted with the first problem named; a file that cannot be read at all\n"
+     "is an error (exit 1).\n",
+     cmd_ingest_main, NULL},
     {"replay", "replay a stored or recorded game into the pipeline",
      "usage: pitwall replay (--input PATH | --store DIR) [--session ID] [--speed X|max]\n",
      NULL, "issue #5 (pipeline)"},

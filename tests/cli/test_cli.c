@@ -270,3 +270,68 @@ Test(cli, sim_writes_a_counted_number_of_points_as_fast_as_it_can)
     cr_assert(strstr(bad.err, "rate_pps") != NULL, "%s", bad.err);
     cli_result_free(&bad);
 }
+
+Test(cli, ingest_dumps_json_lines_that_read_back_the_same)
+{
+    char in[400], cmd[900];
+    snprintf(in, sizeof in, "%s/in.jsonl", cli_scratch_make());
+    FILE *f = fopen(in, "w");
+    fputs(points_jsonl, f);
+    fputs("{\"ts_ns\":7,\"session\":5,\"labels\":[\"ball_snap\"],\"objects\":[{\"entity\":"
+          "\"ball\",\"team\":2,\"x\":1.5,\"y\":2.0,\"speed\":null,\"orientation\":null,"
+          "\"direction\":null}]}\n", f);
+    fclose(f);
+    cli_result_t d = RUN("ingest", "--format", "jsonl", "--input", in, "--dump", "--conf",
+                         cli_scratch_conf());
+    cr_assert_eq(d.status, 0, "%s", d.err);
+    cr_assert(strstr(d.out, "{\"ts_ns\":1000,\"entity\":\"car/1\",\"channel\":\"rpm\","
+                            "\"value\":9120.5}\n") != NULL, "%s", d.out);
+    cr_assert(strstr(d.out, "\"labels\":[\"ball_snap\"]") != NULL, "%s", d.out);
+    /* The dump, gzipped, reads back to the same dump. */
+    char gz[420];
+    snprintf(gz, sizeof gz, "%s.gz", in);
+    snprintf(cmd, sizeof cmd, "gzip -c > '%s'", gz);
+    FILE *p = popen(cmd, "w");
+    cr_assert_not_null(p);
+    fputs(d.out, p);
+    cr_assert_eq(pclose(p), 0);
+    cli_result_t d2 = RUN("ingest", "--format", "jsonl", "--input", gz, "--dump", "--conf",
+                          cli_scratch_conf());
+    cr_assert_eq(d2.status, 0, "%s", d2.err);
+    cr_assert_str_eq(d2.out, d.out);
+    cli_result_free(&d2);
+    cli_result_free(&d);
+}
+
+Test(cli, ingest_counts_bad_lines_and_refuses_unreadable_input)
+{
+    char in[400];
+    snprintf(in, sizeof in, "%s/bad.jsonl", cli_scratch_make());
+    FILE *f = fopen(in, "w");
+    fputs(points_jsonl, f);
+    fputs("{\"ts_ns\":\"soon\",\"entity\":\"car/1\",\"channel\":\"rpm\",\"value\":1}\n", f);
+    fclose(f);
+    cli_result_t r = RUN("ingest", "--format", "jsonl", "--input", in, "--conf",
+                         cli_scratch_conf());
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    cr_assert(strstr(r.out, "4 records, 3 points") != NULL, "%s", r.out);
+    cr_assert(strstr(r.out, "1 skipped") != NULL, "%s", r.out);
+    cr_assert(strstr(r.err, "bad.jsonl:4: 'ts_ns' must be an integer") != NULL, "%s", r.err);
+    cli_result_free(&r);
+    cli_result_t m = RUN("ingest", "--format", "jsonl", "--input", "/nonexistent/x.jsonl",
+                         "--conf", cli_scratch_conf());
+    cr_assert_eq(m.status, 1);
+    cr_assert(strstr(m.err, "/nonexistent/x.jsonl: No such file or directory") != NULL, "%s",
+              m.err);
+    cli_result_free(&m);
+    char gz[420];
+    snprintf(gz, sizeof gz, "%s.gz", in);
+    f = fopen(gz, "w");
+    fputs("\x1f\x8b\x08\x00garbage", f);
+    fclose(f);
+    cli_result_t z = RUN("ingest", "--format", "jsonl", "--input", gz, "--conf",
+                         cli_scratch_conf());
+    cr_assert_eq(z.status, 1);
+    cr_assert(strstr(z.err, "gzip") != NULL, "%s", z.err);
+    cli_result_free(&z);
+}
