@@ -20,7 +20,8 @@ static const pw_conf_key_t root_keys[] = {
      .def = "build/data", .desc = "directory of the stream log and the store"},
     {.name = "channels", .type = PW_CONF_STRLIST, .offset = offsetof(app_conf_t, channels),
      .count_offset = offsetof(app_conf_t, nchannels),
-     .def = "[speed_mps, throttle, brake, gear, rpm, lap_dist_pct, lap, fuel_level_l]",
+     .def = "[speed_mps, throttle, brake, gear, rpm, lap_dist_pct, lap, fuel_level_l, "
+            "fuel_flow_lps, position, pit]",
      .desc = "channel names, interned to ids 1, 2, ... in this order"},
     {.name = "entities", .type = PW_CONF_STRLIST, .offset = offsetof(app_conf_t, entities),
      .count_offset = offsetof(app_conf_t, nentities), .def = "[]",

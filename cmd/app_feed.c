@@ -103,6 +103,7 @@ int app_feed_run(const app_conf_t *c, app_names_t *names, pw_stream_t *s,
     ing_sim_t *sim = NULL;
     int64_t start_wall = pw_wall_ns(), start = pw_mono_ns();
     ing_sim_opts_t so = {.cars = (uint32_t)c->sim.cars,
+                         .extra_channels = (uint32_t)c->sim.extra_channels,
                          .rate_pps = o->rate_pps,
                          .seed = (uint64_t)c->sim.seed,
                          .start_ns = start_wall};

@@ -129,13 +129,14 @@ const char *cli_scratch_make(void)
     cr_assert_not_null(f);
     fprintf(f,
             "data_dir: %s/data\n"
-            "channels: [speed_mps, throttle, brake, gear, rpm, lap_dist_pct, lap, fuel_level_l]\n"
+            "channels: [speed_mps, throttle, brake, gear, rpm, lap_dist_pct, lap, fuel_level_l,"
+            " fuel_flow_lps, position, pit]\n"
             "entities: [car/1, car/2, car/3, car/4]\n"
             "log: {durability: group, group_commit_ms: 5ms, map_size: 64MiB}\n"
             "stream:\n"
             "  topics:\n"
             "    - {name: telemetry, partitions: 2}\n"
-            "sim: {cars: 4, rate_pps: 3200, topic: telemetry, batch_points: 320}\n"
+            "sim: {cars: 4, rate_pps: 4400, topic: telemetry, batch_points: 440}\n"
             "run: {stats_interval: 200ms}\n",
             scratch);
     fclose(f);

@@ -35,15 +35,15 @@ TestSuite(ing_sim, .init = setup, .fini = teardown);
 
 Test(ing_sim, emits_every_channel_of_every_car_at_the_configured_rate)
 {
-    /* 4 cars x 8 channels at 3200 points/s: 100 ticks a second. */
-    ing_sim_t *s = make_sim(4, 3200, 7);
+    /* 4 cars x 11 channels at 4400 points/s: 100 ticks a second. */
+    ing_sim_t *s = make_sim(4, 4400, 7);
     pw_points_t b;
     pw_points_init(&b);
     long n = ing_sim_next(s, 1001 * PW_NS_PER_S, 1000000, &b);
-    cr_assert_eq(n, 3200);
-    cr_assert_eq(b.n, 3200);
+    cr_assert_eq(n, 4400);
+    cr_assert_eq(b.n, 4400);
     cr_assert_eq(b.ts_ns[0], 1000 * PW_NS_PER_S);
-    cr_assert_eq(b.ts_ns[32], 1000 * PW_NS_PER_S + 10 * PW_NS_PER_MS);
+    cr_assert_eq(b.ts_ns[44], 1000 * PW_NS_PER_S + 10 * PW_NS_PER_MS);
     uint32_t car1, rpm;
     cr_assert_eq(pw_intern_find(entities, "car/1", 5, &car1), 0);
     cr_assert_eq(pw_intern_find(channels, "rpm", 3, &rpm), 0);
@@ -63,12 +63,12 @@ Test(ing_sim, emits_every_channel_of_every_car_at_the_configured_rate)
 
 Test(ing_sim, gives_the_same_points_whatever_the_batch_sizes)
 {
-    ing_sim_t *a = make_sim(3, 2400, 42), *b = make_sim(3, 2400, 42);
+    ing_sim_t *a = make_sim(3, 3300, 42), *b = make_sim(3, 3300, 42);
     pw_points_t pa, pb;
     pw_points_init(&pa);
     pw_points_init(&pb);
     ing_sim_next(a, 1003 * PW_NS_PER_S, SIZE_MAX, &pa);
-    while (ing_sim_next(b, 1003 * PW_NS_PER_S, 24 * 7, &pb) > 0)
+    while (ing_sim_next(b, 1003 * PW_NS_PER_S, 33 * 7, &pb) > 0)
         ;
     cr_assert_eq(pa.n, pb.n);
     cr_assert_eq(memcmp(pa.value, pb.value, pa.n * sizeof *pa.value), 0);
@@ -81,7 +81,7 @@ Test(ing_sim, gives_the_same_points_whatever_the_batch_sizes)
 
 Test(ing_sim, burns_fuel_by_its_own_fuel_law)
 {
-    ing_sim_t *s = make_sim(1, 800, 3); /* 100 ticks a second: dt = 10 ms */
+    ing_sim_t *s = make_sim(1, 1100, 3); /* 100 ticks a second: dt = 10 ms */
     pw_points_t b;
     pw_points_init(&b);
     ing_sim_next(s, 1060 * PW_NS_PER_S, SIZE_MAX, &b);
@@ -119,8 +119,82 @@ Test(ing_sim, rejects_impossible_options_with_a_reason)
     cr_assert_eq(ing_sim_create(&o, channels, entities, &s, &err), PW_EARG);
     cr_assert(strstr(err.msg, "cars") != NULL, "%s", err.msg);
     o.cars = 10;
-    o.rate_pps = 5; /* below one tick of 80 points a second */
+    o.rate_pps = 5; /* below one tick of 110 points a second */
     cr_assert_eq(ing_sim_create(&o, channels, entities, &s, &err), PW_EARG);
     cr_assert(strstr(err.msg, "rate_pps") != NULL, "%s", err.msg);
     cr_assert_null(s);
+}
+
+Test(ing_sim, pits_when_low_on_fuel_and_leaves_with_a_full_tank)
+{
+    ing_sim_opts_t o = {.cars = 1, .rate_pps = 1100, .seed = 5, .start_fuel_l = 4.3};
+    ing_sim_t *s = NULL;
+    cr_assert_eq(ing_sim_create(&o, channels, entities, &s, NULL), 0);
+    pw_points_t b;
+    pw_points_init(&b);
+    ing_sim_next(s, 240 * PW_NS_PER_S, SIZE_MAX, &b);
+    uint32_t pit, fuel, speed;
+    cr_assert_eq(pw_intern_find(channels, "pit", 3, &pit), 0);
+    cr_assert_eq(pw_intern_find(channels, "fuel_level_l", 12, &fuel), 0);
+    cr_assert_eq(pw_intern_find(channels, "speed_mps", 9, &speed), 0);
+    double min_fuel = 1e9, max_after = 0, v_min_in_pit = 1e9;
+    int in_pit = 0, entered = 0, left = 0;
+    double v = 0;
+    for (size_t i = 0; i < b.n; i++) {
+        if (b.channel[i] == speed)
+            v = b.value[i];
+        else if (b.channel[i] == fuel) {
+            if (!entered && b.value[i] < min_fuel)
+                min_fuel = b.value[i];
+            if (left && b.value[i] > max_after)
+                max_after = b.value[i];
+        } else if (b.channel[i] == pit) {
+            if (b.value[i] == 1 && !in_pit)
+                entered++;
+            if (b.value[i] == 0 && in_pit)
+                left++;
+            in_pit = b.value[i] == 1;
+            if (in_pit && v < v_min_in_pit)
+                v_min_in_pit = v;
+        }
+    }
+    cr_assert_eq(entered, 1, "pit stops: %d", entered);
+    cr_assert_eq(left, 1);
+    cr_assert(min_fuel < ING_SIM_PIT_FUEL_L, "pitted with %f l", min_fuel);
+    cr_assert(max_after > ING_SIM_TANK_L - 1, "left with %f l", max_after);
+    cr_assert_float_eq(v_min_in_pit, 0.0, 1e-9, "the car stops in its box");
+    pw_points_fini(&b);
+    ing_sim_destroy(s);
+}
+
+Test(ing_sim, ranks_every_car_once)
+{
+    ing_sim_t *s = make_sim(6, 6600, 11);
+    pw_points_t b;
+    pw_points_init(&b);
+    ing_sim_next(s, 1030 * PW_NS_PER_S, SIZE_MAX, &b);
+    uint32_t pos;
+    cr_assert_eq(pw_intern_find(channels, "position", 8, &pos), 0);
+    /* The last tick's positions are a permutation of 1..6. */
+    int seen[7] = {0};
+    for (size_t i = b.n - 66; i < b.n; i++)
+        if (b.channel[i] == pos) {
+            cr_assert(b.value[i] >= 1 && b.value[i] <= 6, "position %f", b.value[i]);
+            seen[(int)b.value[i]]++;
+        }
+    for (int p = 1; p <= 6; p++)
+        cr_assert_eq(seen[p], 1, "position %d seen %d times", p, seen[p]);
+    pw_points_fini(&b);
+    ing_sim_destroy(s);
+}
+
+Test(ing_sim, emits_as_many_aux_channels_as_asked)
+{
+    ing_sim_opts_t o = {.cars = 2, .extra_channels = 289, .rate_pps = 60000, .seed = 1};
+    ing_sim_t *s = NULL;
+    cr_assert_eq(ing_sim_create(&o, channels, entities, &s, NULL), 0);
+    cr_assert_eq(ing_sim_tick_points(s), 2 * 300);
+    uint32_t id;
+    cr_assert_eq(pw_intern_find(channels, "aux_289", 7, &id), 0);
+    ing_sim_destroy(s);
 }
