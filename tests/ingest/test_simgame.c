@@ -65,7 +65,7 @@ Test(ing_simgame, plays_at_ten_hertz_with_every_player_and_the_ball)
     pw_frames_fini(&f);
 }
 
-Test(ing_simgame, ends_every_play_in_a_sack_an_incompletion_or_a_tackle)
+Test(ing_simgame, ends_every_play_in_a_sack_an_incompletion_a_tackle_or_out_of_bounds)
 {
     pw_frames_t f;
     pw_frames_init(&f);
@@ -73,7 +73,7 @@ Test(ing_simgame, ends_every_play_in_a_sack_an_incompletion_or_a_tackle)
     play_an_hour(2, &f, &st);
     uint32_t snap = label("ball_snap"), sack = label("qb_sack"), tackle = label("tackle");
     uint32_t inc = label("pass_outcome_incomplete"), pass = label("pass_forward");
-    uint32_t arrived = label("pass_arrived");
+    uint32_t arrived = label("pass_arrived"), out = label("out_of_bounds");
     int live = 0, passes_thrown = 0, sacks = 0, snaps = 0;
     for (size_t i = 0; i < f.n; i++) {
         if (has(&f, i, snap)) {
@@ -96,7 +96,7 @@ Test(ing_simgame, ends_every_play_in_a_sack_an_incompletion_or_a_tackle)
                 best = fmin(best, hypot(f.x[k] - f.x[first], f.y[k] - f.y[first]));
             cr_assert(best < 1.5, "frame %zu: sack with the nearest rusher %f yd away", i, best);
         }
-        if (has(&f, i, sack) || has(&f, i, tackle) || has(&f, i, inc))
+        if (has(&f, i, sack) || has(&f, i, tackle) || has(&f, i, inc) || has(&f, i, out))
             live = 0;
     }
     cr_assert_eq((unsigned long long)sacks, st.sacks);
