@@ -14,13 +14,15 @@ int app_names_open(const app_conf_t *c, app_names_t *n, pw_err_t *err)
     if (rc == 0)
         rc = pw_intern_create(c->nentities + APP_INTERN_SPARE, &n->entities);
     if (rc == 0)
-        rc = pw_intern_create(APP_INTERN_SPARE, &n->labels);
+        rc = pw_intern_create(c->nlabels + APP_INTERN_SPARE, &n->labels);
     if (rc)
         pw_err_set(err, rc, "cannot make name tables: %s", pw_strerror(rc));
     if (rc == 0)
         rc = pw_intern_add_all(n->channels, c->channels, c->nchannels, NULL, err);
     if (rc == 0)
         rc = pw_intern_add_all(n->entities, c->entities, c->nentities, NULL, err);
+    if (rc == 0)
+        rc = pw_intern_add_all(n->labels, c->labels, c->nlabels, NULL, err);
     if (rc)
         app_names_close(n);
     return rc;

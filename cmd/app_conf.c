@@ -27,6 +27,11 @@ static const pw_conf_key_t root_keys[] = {
      .count_offset = offsetof(app_conf_t, nentities), .def = "[]",
      .desc = "entity names (cars, players), interned to ids 1, 2, ... in this "
              "order; sources add the ones they meet after these"},
+    {.name = "labels", .type = PW_CONF_STRLIST, .offset = offsetof(app_conf_t, labels),
+     .count_offset = offsetof(app_conf_t, nlabels),
+     .def = "[ball_snap, pass_forward, pass_arrived, pass_outcome_caught, "
+            "pass_outcome_incomplete, handoff, first_contact, tackle, qb_sack, out_of_bounds]",
+     .desc = "event label names on frames, interned to ids 1, 2, ... in this order"},
     {.name = "log", .type = PW_CONF_SECTION, .offset = offsetof(app_conf_t, log),
      .sub = &st_log_conf_section, .desc = "the embedded stream log"},
     {.name = "stream", .type = PW_CONF_SECTION, .offset = offsetof(app_conf_t, stream),

@@ -27,6 +27,8 @@ typedef struct app_conf {
     size_t nchannels;
     char **entities;         /* entity names, interned in this order */
     size_t nentities;
+    char **labels;           /* event label names, interned in this order */
+    size_t nlabels;
     st_log_conf_t log;
     st_stream_conf_t stream;
     ing_sim_conf_t sim;

@@ -9,6 +9,7 @@
 #include "core/pw_record.h"
 #include "core/pw_time.h"
 #include "ingest/ing_sim.h"
+#include "ingest/ing_simgame.h"
 
 /* Longest a generated point waits before its batch is appended. */
 #define LINGER_NS (10 * PW_NS_PER_MS)
@@ -188,5 +189,74 @@ int app_feed_run(const app_conf_t *c, app_names_t *names, pw_stream_t *s,
     pw_points_fini(&f.all);
     pw_codec_buf_fini(&f.buf);
     ing_sim_destroy(sim);
+    return rc;
+}
+
+int app_feed_game_run(const app_conf_t *c, app_names_t *names, pw_stream_t *s,
+                      const app_feed_opts_t *o, volatile sig_atomic_t *stop, pw_err_t *err)
+{
+    int64_t start_wall = pw_wall_ns(), start = pw_mono_ns();
+    ing_simgame_opts_t go = {.seed = (uint64_t)c->sim.seed, .start_ns = start_wall,
+                             .session = (uint64_t)(start_wall / PW_NS_PER_S)};
+    ing_simgame_t *g = NULL;
+    pw_frames_t frames;
+    pw_codec_buf_t buf;
+    pw_frames_init(&frames);
+    pw_codec_buf_init(&buf);
+    int rc = ing_simgame_create(&go, names->entities, names->labels, &g, err);
+    char key[64];
+    snprintf(key, sizeof key, "game/%llu", (unsigned long long)go.session);
+    uint64_t sent = 0, batches = 0;
+    size_t batch = o->max_speed ? 64 : 1;
+    int64_t next_stats = start + o->stats_interval_ns;
+    while (rc == 0 && !*stop) {
+        int64_t now = pw_mono_ns();
+        if (o->duration_ns && now - start >= o->duration_ns)
+            break;
+        if (o->max_points && sent >= o->max_points)
+            break;
+        size_t room = batch;
+        if (o->max_points && o->max_points - sent < room)
+            room = (size_t)(o->max_points - sent);
+        int64_t until = o->max_speed ? INT64_MAX : start_wall + (now - start);
+        pw_frames_clear(&frames);
+        long got = ing_simgame_next(g, until, room, &frames);
+        if (got < 0) {
+            rc = pw_err_set(err, PW_ENOMEM, "game simulator: out of memory");
+            break;
+        }
+        if (got > 0) {
+            pw_stream_pos_t pos;
+            rc = pw_codec_encode_frames(&buf, &frames, err);
+            if (rc == 0)
+                rc = pw_stream_append(s, o->topic, PW_STREAM_PARTITION_ANY, key, strlen(key),
+                                      buf.data, buf.len, &pos, err);
+            sent += (uint64_t)got;
+            batches++;
+        } else {
+            pw_sleep_until_ns(start + (ing_simgame_next_ts(g) - start_wall));
+        }
+        if (rc == 0)
+            rc = pw_stream_poll(s, NULL, err);
+        if (rc == 0 && o->stats_interval_ns && pw_mono_ns() >= next_stats) {
+            ing_simgame_stats_t st;
+            ing_simgame_stats(g, &st);
+            printf("pitwall %s: %llu frames, %llu plays (%llu passes, %llu runs, %llu sacks)\n",
+                   o->label, (unsigned long long)sent, (unsigned long long)st.plays,
+                   (unsigned long long)st.passes, (unsigned long long)st.runs,
+                   (unsigned long long)st.sacks);
+            fflush(stdout);
+            next_stats += o->stats_interval_ns;
+        }
+    }
+    uint64_t acked = 0;
+    if (rc == 0)
+        rc = pw_stream_flush(s, 5000, &acked, err);
+    printf("pitwall %s: stopped after %.1f s: %llu frames in %llu batches to '%s'\n", o->label,
+           (double)(pw_mono_ns() - start) / PW_NS_PER_S, (unsigned long long)sent,
+           (unsigned long long)batches, o->topic);
+    pw_codec_buf_fini(&buf);
+    pw_frames_fini(&frames);
+    ing_simgame_destroy(g);
     return rc;
 }

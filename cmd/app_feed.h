@@ -33,4 +33,12 @@ int app_feed_run(const app_conf_t *c, app_names_t *names, pw_stream_t *s,
                  const app_feed_opts_t *o, volatile sig_atomic_t *stop,
                  pw_err_t *err);
 
+/*
+ * The football game simulator into topic o->topic: frames at 10 Hz of
+ * event time, appended one a batch when paced (so each reaches the stream
+ * at once), 64 a batch with max_speed. max_points counts frames here.
+ */
+int app_feed_game_run(const app_conf_t *c, app_names_t *names, pw_stream_t *s,
+                      const app_feed_opts_t *o, volatile sig_atomic_t *stop, pw_err_t *err);
+
 #endif

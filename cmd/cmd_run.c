@@ -38,6 +38,7 @@ static int feed_main(const char *label, int argc, char **argv)
     app_conf_flags_t flags = {0};
     app_feed_opts_t fo = {.label = label};
     const char *topic = NULL, *rate = NULL, *cars = NULL, *seed = NULL;
+    int game = 0;
     for (int i = 1; i < argc; i++) {
         int t = app_conf_take_flag(&flags, argc, argv, &i, label);
         if (t < 0)
@@ -53,9 +54,7 @@ static int feed_main(const char *label, int argc, char **argv)
         } else if (!strcmp(label, "sim") && !strcmp(a, "--race")) {
             /* The only simulation so far. */
         } else if (!strcmp(label, "sim") && !strcmp(a, "--game")) {
-            fprintf(stderr, "pitwall sim: --game arrives with the ingest issue; "
-                            "only --race is built\n");
-            return 2;
+            game = 1;
         } else if (!strcmp(label, "sim") && !strcmp(a, "--max")) {
             fo.max_speed = 1;
         } else if (!strcmp(label, "sim") && !strcmp(a, "--to") && has_value) {
@@ -79,7 +78,7 @@ static int feed_main(const char *label, int argc, char **argv)
     }
     /* Simulator flags are overrides of the sim section, checked by its table. */
     char sets[4][300];
-    const char *vals[4] = {rate, cars, seed, topic};
+    const char *vals[4] = {rate, cars, seed, game ? NULL : topic};
     const char *keys[4] = {"sim.rate_pps", "sim.cars", "sim.seed", "sim.topic"};
     for (int k = 0; k < 4; k++) {
         if (!vals[k])
@@ -103,21 +102,27 @@ static int feed_main(const char *label, int argc, char **argv)
     if (rc == 0) {
         char dir[4096];
         app_log_dir(&c, dir, sizeof dir);
-        fo.topic = c.sim.topic;
+        fo.topic = game ? (topic ? topic : "tracking") : c.sim.topic;
         fo.rate_pps = c.sim.rate_pps;
         fo.stats_interval_ns = c.run.stats_interval_ms * PW_NS_PER_MS;
-        printf("pitwall %s: %lld cars at %.0f points/s%s into topic '%s' of %s "
-               "(durability %s); Ctrl-C stops\n",
-               label, (long long)c.sim.cars, c.sim.rate_pps,
-               fo.max_speed ? " (no pacing: --max)" : "", fo.topic, dir,
-               c.log.durability == 0 ? "sync" : c.log.durability == 1 ? "group" : "none");
+        if (game)
+            printf("pitwall %s: a football game at 10 frames/s%s into topic '%s' of %s; "
+                   "Ctrl-C stops\n", label, fo.max_speed ? " (no pacing: --max)" : "",
+                   fo.topic, dir);
+        else
+            printf("pitwall %s: %lld cars at %.0f points/s%s into topic '%s' of %s "
+                   "(durability %s); Ctrl-C stops\n",
+                   label, (long long)c.sim.cars, c.sim.rate_pps,
+                   fo.max_speed ? " (no pacing: --max)" : "", fo.topic, dir,
+                   c.log.durability == 0 ? "sync" : c.log.durability == 1 ? "group" : "none");
         fflush(stdout);
         struct sigaction sa;
         memset(&sa, 0, sizeof sa);
         sa.sa_handler = on_signal;
         sigaction(SIGINT, &sa, NULL);
         sigaction(SIGTERM, &sa, NULL);
-        rc = app_feed_run(&c, &names, s, &fo, &stop_requested, &err);
+        rc = game ? app_feed_game_run(&c, &names, s, &fo, &stop_requested, &err)
+                  : app_feed_run(&c, &names, s, &fo, &stop_requested, &err);
     }
     if (rc)
         fprintf(stderr, "pitwall %s: %s\n", label, err.msg[0] ? err.msg : pw_strerror(rc));

@@ -49,12 +49,14 @@ static const cmd_t commands[] = {
      "issue #7 (store and API)"},
     {"sim", "simulated race telemetry into a stream topic",
      "usage: pitwall sim --race [--rate R] [--cars N] [--seed S] [--to TOPIC]\n"
-     "                   [--conf FILE] [--data-dir DIR] [--duration SECONDS]\n"
-     "                   [--count POINTS] [--max]\n"
-     "Writes simulated race telemetry into TOPIC (default: sim.topic) of the\n"
-     "embedded stream log, paced at R points per second of wall time, or as\n"
-     "fast as possible with --max. Stops after --duration seconds, --count\n"
-     "points or Ctrl-C. (--game and --udp arrive with the ingest issue.)\n",
+     "       pitwall sim --game [--seed S] [--to TOPIC]\n"
+     "         both: [--conf FILE] [--data-dir DIR] [--duration SECONDS]\n"
+     "               [--count N] [--max]\n"
+     "--race writes simulated race telemetry (points) into TOPIC (default:\n"
+     "sim.topic), paced at R points per second of wall time; --game writes a\n"
+     "simulated football game (10 Hz frames of 22 players and the ball with\n"
+     "event labels) into TOPIC (default: tracking). --max: as fast as possible.\n"
+     "Stops after --duration seconds, --count points (frames) or Ctrl-C.\n",
      cmd_sim_main, NULL},
     {"stream", "create, list, append to and tail stream topics",
      "usage: pitwall stream create TOPIC [--partitions N] [--retention-age DUR]\n"

@@ -55,7 +55,8 @@ static const pw_conf_key_t stream_keys[] = {
     {.name = "topics", .type = PW_CONF_LIST, .offset = offsetof(st_stream_conf_t, topics),
      .count_offset = offsetof(st_stream_conf_t, ntopics), .elem_size = sizeof(st_topic_conf_t),
      .sub = &st_topic_conf_section,
-     .def = "[{name: telemetry, partitions: 4, retention_age: 1h, retention_bytes: 128MiB}]",
+     .def = "[{name: telemetry, partitions: 4, retention_age: 1h, retention_bytes: 128MiB}, "
+            "{name: tracking, partitions: 2, retention_age: 1h, retention_bytes: 64MiB}]",
      .desc = "topics created at start when missing"},
 };
 
