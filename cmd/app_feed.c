@@ -111,6 +111,8 @@ int app_feed_run(const app_conf_t *c, app_names_t *names, pw_stream_t *s,
     int rc = topic_partitions(&f, err);
     if (rc == 0)
         rc = ing_sim_create(&so, names->channels, names->entities, &sim, err);
+    if (rc == 0) /* the cars' names, before any batch that uses them */
+        rc = app_names_publish(names, s, err);
     if (rc == 0) {
         f.nent = pw_intern_count(names->entities) + 1;
         f.part_of = calloc(f.nent, sizeof *f.part_of);
@@ -204,6 +206,8 @@ int app_feed_game_run(const app_conf_t *c, app_names_t *names, pw_stream_t *s,
     pw_frames_init(&frames);
     pw_codec_buf_init(&buf);
     int rc = ing_simgame_create(&go, names->entities, names->labels, &g, err);
+    if (rc == 0)
+        rc = app_names_publish(names, s, err);
     char key[64];
     snprintf(key, sizeof key, "game/%llu", (unsigned long long)go.session);
     uint64_t sent = 0, batches = 0;

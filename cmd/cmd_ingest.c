@@ -41,7 +41,9 @@ typedef struct ingest {
 static int append(ingest_t *g)
 {
     pw_stream_pos_t pos;
-    int rc = pw_stream_append(g->stream, g->topic, PW_STREAM_PARTITION_ANY, g->key,
+    int rc = app_names_publish(g->names, g->stream, &g->err);
+    if (rc == 0)
+        rc = pw_stream_append(g->stream, g->topic, PW_STREAM_PARTITION_ANY, g->key,
                               strlen(g->key), g->buf.data, g->buf.len, &pos, &g->err);
     if (rc == 0) {
         g->batches++;
@@ -240,7 +242,7 @@ int cmd_ingest_main(int argc, char **argv)
     ingest_t g = {.fmt = fmt, .names = &names, .dump = dump, .topic = to};
     pw_codec_buf_init(&g.buf);
     if (rc == 0 && to)
-        rc = app_stream_open(&c, 0, 1, &g.stream, &err);
+        rc = app_stream_open(&c, &names, 0, 1, &g.stream, &err);
     if (rc) {
         fprintf(stderr, "pitwall ingest: %s\n", err.msg);
         app_names_close(&names);

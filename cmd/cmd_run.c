@@ -98,7 +98,7 @@ static int feed_main(const char *label, int argc, char **argv)
     pw_stream_t *s = NULL;
     int rc = app_names_open(&c, &names, &err);
     if (rc == 0)
-        rc = app_stream_open(&c, 0, 1, &s, &err);
+        rc = app_stream_open(&c, &names, 0, 1, &s, &err);
     if (rc == 0) {
         char dir[4096];
         app_log_dir(&c, dir, sizeof dir);

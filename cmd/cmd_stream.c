@@ -128,7 +128,7 @@ static int open_all(const stream_args_t *a, int read_only, app_conf_t *c,
     }
     int rc = app_names_open(c, names, &err);
     if (rc == 0)
-        rc = app_stream_open(c, read_only, 0, s, &err);
+        rc = app_stream_open(c, names, read_only, 0, s, &err);
     if (rc) {
         char dir[4096];
         app_log_dir(c, dir, sizeof dir);
@@ -683,6 +683,9 @@ static int stream_tail(const stream_args_t *a)
         if (total == 0) {
             if (!a->follow)
                 break;
+            /* Names a writer publishes later, for the records it sends later. */
+            if (rc == 0)
+                rc = app_names_load(t.names, s, &err);
             pw_sleep_until_ns(pw_mono_ns() + FOLLOW_POLL_NS);
         }
     }

@@ -336,3 +336,39 @@ Test(cli, ingest_counts_bad_lines_and_refuses_unreadable_input)
     cr_assert(strstr(z.err, "gzip") != NULL, "%s", z.err);
     cli_result_free(&z);
 }
+
+Test(cli, keeps_the_names_of_ingested_records_in_the_stream)
+{
+    const char *conf = cli_scratch_conf();
+    char in[400];
+    snprintf(in, sizeof in, "%s/new-names.jsonl", cli_scratch_make());
+    FILE *f = fopen(in, "w");
+    fputs("{\"ts_ns\":5,\"entity\":\"nfl/2495438\",\"channel\":\"heart_rate\",\"value\":151}\n", f);
+    fclose(f);
+    cli_result_t c = RUN("stream", "create", "bio", "--conf", conf);
+    cli_result_free(&c);
+    cli_result_t a = RUN("ingest", "--format", "jsonl", "--input", in, "--to", "bio", "--conf",
+                         conf);
+    cr_assert_eq(a.status, 0, "%s", a.err);
+    cli_result_free(&a);
+    /* Another process, same configuration: the names come from the stream. */
+    cli_result_t t = RUN("stream", "tail", "bio", "--conf", conf);
+    cr_assert_eq(t.status, 0, "%s", t.err);
+    cr_assert(strstr(t.out, "\"entity\":\"nfl/2495438\",\"channel\":\"heart_rate\"") != NULL,
+              "%s", t.out);
+    cli_result_free(&t);
+    /* A reader with other names in its configuration still reads them right. */
+    cli_result_t t2 = RUN("stream", "tail", "bio", "--conf", conf, "--set", "channels=[x]",
+                          "--set", "entities=[]");
+    cr_assert_eq(t2.status, 0, "%s", t2.err);
+    cr_assert(strstr(t2.out, "\"entity\":\"nfl/2495438\",\"channel\":\"heart_rate\"") != NULL,
+              "%s", t2.out);
+    cli_result_free(&t2);
+    /* A writer whose configuration contradicts the stream is refused. */
+    cli_result_t w = RUN("sim", "--race", "--max", "--count", "44", "--conf", conf, "--set",
+                         "channels=[x]");
+    cr_assert_eq(w.status, 1);
+    cr_assert(strstr(w.err, "the stream names channels id 1 'speed_mps' but the configuration "
+                            "makes it 'x'") != NULL, "%s", w.err);
+    cli_result_free(&w);
+}
