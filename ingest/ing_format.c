@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <zlib.h>
 
 /* Formats in `pitwall ingest --format`; decoders join as they are built. */
@@ -12,6 +13,9 @@ const ing_format_t ing_formats[] = {
      ing_msgpack_decode},
     {"jsonl", "JSON lines of points and frames, as `pitwall ingest --dump` prints them",
      ".jsonl .json", ing_jsonl_decode},
+    {"events", "event feeds: Metrica event CSV, NBA play-by-play CSV, DEBS 2013 referee "
+               "events; ns since the game or tracking start (no dates)", ".csv",
+     ing_events_decode},
 };
 const size_t ing_nformats = sizeof ing_formats / sizeof ing_formats[0];
 
@@ -101,6 +105,17 @@ int ing_file_load(const char *path, size_t max_bytes, uint8_t **data, size_t *le
         return pw_err_set(err, -errno, "%s: %s", path, strerror(errno));
     uint8_t *buf = NULL;
     size_t n = 0, cap = 0;
+    /* Start at the file's size (+1 to see the end), so a folder of small
+     * files costs small buffers. */
+    struct stat sb;
+    if (fstat(fileno(f), &sb) == 0 && sb.st_size >= 0 && (uint64_t)sb.st_size < max_bytes) {
+        cap = (size_t)sb.st_size + 1;
+        buf = malloc(cap);
+        if (!buf) {
+            fclose(f);
+            return pw_err_set(err, PW_ENOMEM, "%s: out of memory", path);
+        }
+    }
     int rc = 0;
     for (;;) {
         if (n == cap) {
