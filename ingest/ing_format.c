@@ -9,6 +9,9 @@
 
 /* Formats in `pitwall ingest --format`; decoders join as they are built. */
 const ing_format_t ing_formats[] = {
+    {"ibt", "iRacing telemetry .ibt (disk files and live memory-map snapshots); Unix ns "
+            "from the file's start date, session-relative without one", ".ibt",
+     ing_ibt_decode},
     {"msgpack", "Pitwall msgpack batches, back to back (docs/codec.md)", ".mp .msgpack",
      ing_msgpack_decode},
     {"jsonl", "JSON lines of points and frames, as `pitwall ingest --dump` prints them",
