@@ -19,6 +19,7 @@ const bench_def_t bench_table[] = {
     {"lmdb_raw_read", "plain LMDB cursor reads of the lmdb_raw batches",
      bench_lmdb_raw_read},
     {"sim_race", "race simulator, 20 cars x 300 channels", bench_sim_race},
+    {"decode_ibt", "iRacing .ibt decoder, file in memory", bench_decode_ibt},
 };
 const size_t bench_count = sizeof bench_table / sizeof bench_table[0];
 
