@@ -38,6 +38,8 @@ static const pw_conf_key_t root_keys[] = {
      .sub = &st_stream_conf_section, .desc = "stream topics"},
     {.name = "sim", .type = PW_CONF_SECTION, .offset = offsetof(app_conf_t, sim),
      .sub = &ing_sim_conf_section, .desc = "the race simulator"},
+    {.name = "listen", .type = PW_CONF_SECTION, .offset = offsetof(app_conf_t, listen),
+     .sub = &ing_listen_conf_section, .desc = "live UDP/TCP listeners"},
     {.name = "run", .type = PW_CONF_SECTION, .offset = offsetof(app_conf_t, run),
      .sub = &run_section, .desc = "`pitwall run`"},
 };

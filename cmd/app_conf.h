@@ -11,6 +11,7 @@
 
 #include "core/pw_conf.h"
 #include "core/pw_error.h"
+#include "ingest/ing_listen_conf.h"
 #include "ingest/ing_sim.h"
 #include "store/st_conf.h"
 
@@ -32,6 +33,7 @@ typedef struct app_conf {
     st_log_conf_t log;
     st_stream_conf_t stream;
     ing_sim_conf_t sim;
+    ing_listen_conf_t listen;
     app_run_conf_t run;
 } app_conf_t;
 

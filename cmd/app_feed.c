@@ -8,6 +8,7 @@
 #include "core/pw_hist.h"
 #include "core/pw_record.h"
 #include "core/pw_time.h"
+#include "ingest/ing_listen.h"
 #include "ingest/ing_sim.h"
 #include "ingest/ing_simgame.h"
 
@@ -23,7 +24,9 @@ typedef struct feed {
     pw_points_t all;       /* generated, not yet split */
     pw_points_t *part;     /* per partition */
     pw_codec_buf_t buf;
+    ing_send_t *send;      /* send instead of append */
     uint64_t points, batches, bytes, acked_seq, last_seq;
+    uint64_t live_points, live_batches; /* appended from listeners */
     pw_hist_t append_lat;
 } feed_t;
 
@@ -59,28 +62,106 @@ static int feed_flush(feed_t *f, pw_err_t *err)
     for (int32_t p = 0; p < f->partitions; p++) {
         if (f->part[p].n == 0)
             continue;
-        int rc = pw_codec_encode_points(&f->buf, &f->part[p], err);
-        if (rc)
-            return rc;
         int64_t t0 = pw_mono_ns();
-        pw_stream_pos_t pos;
-        rc = pw_stream_append(f->s, f->topic, p, NULL, 0, f->buf.data, f->buf.len, &pos,
-                              err);
-        if (rc)
-            return rc;
+        int rc;
+        if (f->send) {
+            rc = ing_send_points(f->send, &f->part[p], err);
+            if (rc)
+                return rc;
+            f->bytes += f->send->buf.len;
+        } else {
+            rc = pw_codec_encode_points(&f->buf, &f->part[p], err);
+            if (rc)
+                return rc;
+            pw_stream_pos_t pos;
+            rc = pw_stream_append(f->s, f->topic, p, NULL, 0, f->buf.data, f->buf.len, &pos,
+                                  err);
+            if (rc)
+                return rc;
+            f->last_seq = pos.seq;
+            f->bytes += f->buf.len;
+        }
         pw_hist_record(&f->append_lat, (uint64_t)(pw_mono_ns() - t0));
-        f->last_seq = pos.seq;
         f->batches++;
-        f->bytes += f->buf.len;
     }
     f->points += f->all.n;
     pw_points_clear(&f->all);
-    return pw_stream_poll(f->s, &f->acked_seq, err);
+    return f->s ? pw_stream_poll(f->s, &f->acked_seq, err) : 0;
+}
+
+/*
+ * Append one batch a listener received to the listen topic, keyed by its
+ * connection (TCP) or sender (UDP), so one sender's batches stay in order
+ * in one partition. Names the listener added are published first.
+ */
+static int feed_live(feed_t *f, app_names_t *names, const app_feed_opts_t *o,
+                     const ing_batch_t *b, pw_err_t *err)
+{
+    int rc = app_names_publish(names, f->s, err);
+    if (rc == 0)
+        rc = b->kind == PW_CODEC_POINTS ? pw_codec_encode_points(&f->buf, b->points, err)
+                                        : pw_codec_encode_frames(&f->buf, b->frames, err);
+    char key[128];
+    if (b->source == ING_SRC_UDP)
+        ing_addr_format(b->peer, b->peer_len, key, sizeof key);
+    else
+        snprintf(key, sizeof key, "tcp/%llu", (unsigned long long)b->conn);
+    pw_stream_pos_t pos;
+    if (rc == 0)
+        rc = pw_stream_append(f->s, o->listen_topic, PW_STREAM_PARTITION_ANY, key, strlen(key),
+                              f->buf.data, f->buf.len, &pos, err);
+    if (rc == 0) {
+        f->last_seq = pos.seq;
+        f->live_batches++;
+        f->live_points += b->kind == PW_CODEC_POINTS ? b->points->n : b->frames->nobj_total;
+        f->bytes += f->buf.len;
+    }
+    return rc;
+}
+
+/* Append every batch waiting in the listener; wait up to timeout_ms for the
+ * first. */
+static int feed_drain(feed_t *f, app_names_t *names, const app_feed_opts_t *o, int timeout_ms,
+                      pw_err_t *err)
+{
+    ing_batch_t b;
+    int rc = 0;
+    while (rc == 0 && ing_listen_pop(o->listen, &b, timeout_ms) == 0) {
+        rc = feed_live(f, names, o, &b, err);
+        ing_listen_release(o->listen);
+        timeout_ms = 0;
+    }
+    if (rc == 0)
+        rc = pw_stream_poll(f->s, &f->acked_seq, err);
+    return rc;
+}
+
+static void print_live_stats(const feed_t *f, const app_feed_opts_t *o)
+{
+    uint64_t drops = 0, malformed = 0, received = 0;
+    for (int src = 0; src < ING_SRC_COUNT; src++) {
+        ing_listen_stats_t st;
+        if (ing_listen_stats(o->listen, (enum ing_source)src, &st) == 0) {
+            drops += st.drops + st.kernel_drops;
+            malformed += st.malformed;
+            received += st.points + st.frames;
+        }
+    }
+    printf("pitwall %s: live: %llu points/frames received, %llu appended in %llu batches to "
+           "'%s', %llu dropped, %llu malformed\n", o->label, (unsigned long long)received,
+           (unsigned long long)f->live_points, (unsigned long long)f->live_batches,
+           o->listen_topic, (unsigned long long)drops, (unsigned long long)malformed);
 }
 
 static void print_stats(const feed_t *f, const app_feed_opts_t *o, double secs,
                         uint64_t dpoints, uint64_t dbatches, uint64_t dbytes)
 {
+    if (o->listen)
+        print_live_stats(f, o);
+    if (o->no_sim) {
+        fflush(stdout);
+        return;
+    }
     printf("pitwall %s: %8.0f points/s %6.0f batches/s %6.2f MB/s | total %llu points "
            "%llu batches | acked %llu/%llu | append p50 %.1f us p99 %.1f us\n",
            o->label, (double)dpoints / secs, (double)dbatches / secs,
@@ -97,6 +178,7 @@ int app_feed_run(const app_conf_t *c, app_names_t *names, pw_stream_t *s,
     feed_t f;
     memset(&f, 0, sizeof f);
     f.s = s;
+    f.send = o->send;
     f.topic = o->topic;
     pw_points_init(&f.all);
     pw_codec_buf_init(&f.buf);
@@ -108,12 +190,18 @@ int app_feed_run(const app_conf_t *c, app_names_t *names, pw_stream_t *s,
                          .rate_pps = o->rate_pps,
                          .seed = (uint64_t)c->sim.seed,
                          .start_ns = start_wall};
-    int rc = topic_partitions(&f, err);
-    if (rc == 0)
-        rc = ing_sim_create(&so, names->channels, names->entities, &sim, err);
-    if (rc == 0) /* the cars' names, before any batch that uses them */
-        rc = app_names_publish(names, s, err);
-    if (rc == 0) {
+    int rc = 0;
+    if (!o->no_sim) {
+        if (f.send)
+            f.partitions = 1; /* one sender: one ordered stream */
+        else
+            rc = topic_partitions(&f, err);
+        if (rc == 0)
+            rc = ing_sim_create(&so, names->channels, names->entities, &sim, err);
+        if (rc == 0 && s) /* the cars' names, before any batch that uses them */
+            rc = app_names_publish(names, s, err);
+    }
+    if (rc == 0 && sim) {
         f.nent = pw_intern_count(names->entities) + 1;
         f.part_of = calloc(f.nent, sizeof *f.part_of);
         f.part = calloc((size_t)f.partitions, sizeof *f.part);
@@ -135,33 +223,45 @@ int app_feed_run(const app_conf_t *c, app_names_t *names, pw_stream_t *s,
         int64_t now = pw_mono_ns();
         if (o->duration_ns && now - start >= o->duration_ns)
             break;
-        uint64_t made = f.points + f.all.n;
-        /* A count stops at the last whole tick that fits. */
-        if (o->max_points && o->max_points - made < tick)
-            break;
-        int64_t until = o->max_speed ? INT64_MAX : start_wall + (now - start);
-        size_t room = batch - f.all.n;
-        if (o->max_points && o->max_points - made < room)
-            room = (size_t)(o->max_points - made);
-        long got = ing_sim_next(sim, until, room, &f.all);
-        if (got < 0) {
-            rc = pw_err_set(err, (int)got, "simulator: out of memory");
-            break;
-        }
-        if (f.all.n + tick > batch || (f.all.n && now - last_flush >= LINGER_NS)) {
-            rc = feed_flush(&f, err);
-            last_flush = now;
+        long got = 0;
+        if (sim) {
+            uint64_t made = f.points + f.all.n;
+            /* A count stops at the last whole tick that fits. */
+            if (o->max_points && o->max_points - made < tick)
+                break;
+            int64_t until = o->max_speed ? INT64_MAX : start_wall + (now - start);
+            size_t room = batch - f.all.n;
+            if (o->max_points && o->max_points - made < room)
+                room = (size_t)(o->max_points - made);
+            got = ing_sim_next(sim, until, room, &f.all);
+            if (got < 0) {
+                rc = pw_err_set(err, (int)got, "simulator: out of memory");
+                break;
+            }
+            if (f.all.n + tick > batch || (f.all.n && now - last_flush >= LINGER_NS)) {
+                rc = feed_flush(&f, err);
+                last_flush = now;
+            }
         }
         if (rc == 0 && got == 0 && !o->max_speed) {
-            /* Nothing due: sleep until the next tick, a stats line or the
-             * linger ends, and let the stream commit meanwhile. */
-            int64_t wake = start + (ing_sim_next_ts(sim) - start_wall);
+            /* Nothing due: wait until the next tick, a stats line or the
+             * linger ends: on the listener's queue when there is one, so a
+             * received batch is appended at once. */
+            int64_t wake = sim ? start + (ing_sim_next_ts(sim) - start_wall) : INT64_MAX;
             if (wake > now + LINGER_NS)
                 wake = now + LINGER_NS;
             if (o->stats_interval_ns && wake > next_stats)
                 wake = next_stats;
-            pw_sleep_until_ns(wake);
-            rc = pw_stream_poll(s, &f.acked_seq, err);
+            if (o->listen) {
+                int64_t ms = (wake - now) / PW_NS_PER_MS;
+                rc = feed_drain(&f, names, o, ms < 0 ? 0 : (int)ms, err);
+            } else {
+                pw_sleep_until_ns(wake);
+                if (s)
+                    rc = pw_stream_poll(s, &f.acked_seq, err);
+            }
+        } else if (rc == 0 && o->listen) {
+            rc = feed_drain(&f, names, o, 0, err);
         }
         now = pw_mono_ns();
         if (rc == 0 && o->stats_interval_ns && now >= next_stats) {
@@ -174,16 +274,32 @@ int app_feed_run(const app_conf_t *c, app_names_t *names, pw_stream_t *s,
                 next_stats = now + o->stats_interval_ns;
         }
     }
-    if (rc == 0)
+    if (rc == 0 && sim)
         rc = feed_flush(&f, err);
-    if (rc == 0)
+    if (rc == 0 && o->listen) {
+        /* What the listener already accepted is not lost: stop it, then
+         * append everything still queued. */
+        ing_listen_stop(o->listen);
+        rc = feed_drain(&f, names, o, 0, err);
+    }
+    if (rc == 0 && s)
         rc = pw_stream_flush(s, 5000, &f.acked_seq, err);
     double secs = (double)(pw_mono_ns() - start) / PW_NS_PER_S;
-    printf("pitwall %s: stopped after %.1f s: %llu points in %llu batches to '%s' "
-           "(%.0f points/s), %llu of %llu appends acknowledged\n",
-           o->label, secs, (unsigned long long)f.points, (unsigned long long)f.batches,
-           o->topic, (double)f.points / secs, (unsigned long long)f.acked_seq,
-           (unsigned long long)f.last_seq);
+    if (o->listen)
+        print_live_stats(&f, o);
+    if (sim && f.send)
+        printf("pitwall %s: stopped after %.1f s: %llu points in %llu batches sent "
+               "(%.0f points/s)\n", o->label, secs, (unsigned long long)f.points,
+               (unsigned long long)f.batches, (double)f.points / secs);
+    else if (sim)
+        printf("pitwall %s: stopped after %.1f s: %llu points in %llu batches to '%s' "
+               "(%.0f points/s), %llu of %llu appends acknowledged\n",
+               o->label, secs, (unsigned long long)f.points, (unsigned long long)f.batches,
+               o->topic, (double)f.points / secs, (unsigned long long)f.acked_seq,
+               (unsigned long long)f.last_seq);
+    else
+        printf("pitwall %s: stopped after %.1f s, %llu of %llu appends acknowledged\n",
+               o->label, secs, (unsigned long long)f.acked_seq, (unsigned long long)f.last_seq);
     for (int32_t p = 0; f.part && p < f.partitions; p++)
         pw_points_fini(&f.part[p]);
     free(f.part);

@@ -4,7 +4,9 @@
  * over the topic's partitions by car (Kafka's key partitioner on the car's
  * name, so one car's points stay in order in one partition), encoded as
  * msgpack batches and appended. Paced to the configured rate, or as fast
- * as possible.
+ * as possible. Optionally the same loop drains live listeners into the log
+ * (it waits on their queue rather than sleeping, so a received batch is
+ * appended at once), or sends the simulated batches over UDP/TCP instead.
  */
 #ifndef APP_FEED_H
 #define APP_FEED_H
@@ -22,6 +24,10 @@ typedef struct app_feed_opts {
     uint64_t max_points;     /* stop after this many points; 0 = never */
     int64_t stats_interval_ns; /* print a line of rates this often; 0 = never */
     const char *label;       /* "run" or "sim", for the lines printed */
+    int no_sim;              /* run without the simulator (listeners only) */
+    struct ing_listen *listen; /* live batches to append to listen_topic; NULL = none */
+    const char *listen_topic;
+    struct ing_send *send;   /* send the simulated batches here instead of the log */
 } app_feed_opts_t;
 
 /*

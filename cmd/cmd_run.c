@@ -11,6 +11,7 @@
 #include "cmd/app.h"
 #include "cmd/app_feed.h"
 #include "cmd/cmd.h"
+#include "ingest/ing_listen.h"
 #include "core/pw_time.h"
 
 static volatile sig_atomic_t stop_requested;
@@ -39,6 +40,7 @@ static int feed_main(const char *label, int argc, char **argv)
     app_feed_opts_t fo = {.label = label};
     const char *topic = NULL, *rate = NULL, *cars = NULL, *seed = NULL;
     int game = 0;
+    const char *udp = NULL, *tcp = NULL;
     for (int i = 1; i < argc; i++) {
         int t = app_conf_take_flag(&flags, argc, argv, &i, label);
         if (t < 0)
@@ -55,6 +57,10 @@ static int feed_main(const char *label, int argc, char **argv)
             /* The only simulation so far. */
         } else if (!strcmp(label, "sim") && !strcmp(a, "--game")) {
             game = 1;
+        } else if (!strcmp(label, "sim") && !strcmp(a, "--udp") && has_value) {
+            udp = argv[++i];
+        } else if (!strcmp(label, "sim") && !strcmp(a, "--tcp") && has_value) {
+            tcp = argv[++i];
         } else if (!strcmp(label, "sim") && !strcmp(a, "--max")) {
             fo.max_speed = 1;
         } else if (!strcmp(label, "sim") && !strcmp(a, "--to") && has_value) {
@@ -96,34 +102,93 @@ static int feed_main(const char *label, int argc, char **argv)
     }
     app_names_t names = {0};
     pw_stream_t *s = NULL;
+    ing_listen_t *listen = NULL;
+    ing_send_t send;
+    int sending = 0;
     int rc = app_names_open(&c, &names, &err);
-    if (rc == 0)
+    int live = !strcmp(label, "run") && ((c.listen.udp && *c.listen.udp) ||
+                                         (c.listen.tcp && *c.listen.tcp));
+    if (rc == 0 && (udp || tcp)) {
+        if (game || (udp && tcp)) {
+            fprintf(stderr, "pitwall sim: --udp or --tcp sends --race batches; one of them\n");
+            app_names_close(&names);
+            app_conf_fini(&c);
+            return 2;
+        }
+        rc = ing_send_open(&send, udp ? ING_PROTO_UDP : ING_PROTO_TCP, udp ? udp : tcp, &err);
+        sending = rc == 0;
+        /* A datagram holds at most 64 KiB: about 2,700 points. */
+        if (udp && c.sim.batch_points > 2000)
+            c.sim.batch_points = 2000;
+    } else if (rc == 0) {
         rc = app_stream_open(&c, &names, 0, 1, &s, &err);
+    }
+    if (rc == 0 && !strcmp(label, "run") && !c.sim.enabled && !live)
+        rc = pw_err_set(&err, PW_ECONF, "nothing to run: sim.enabled is false and neither "
+                        "listen.udp nor listen.tcp is set");
+    if (rc == 0 && live) {
+        ing_listen_opts_t lo = {
+            .udp_addr = c.listen.udp && *c.listen.udp ? c.listen.udp : NULL,
+            .tcp_addr = c.listen.tcp && *c.listen.tcp ? c.listen.tcp : NULL,
+            .queue_batches = (size_t)c.listen.queue_batches,
+            .add_names = 1,
+        };
+        ing_names_t in = {names.channels, names.entities, names.labels};
+        rc = ing_listen_create(&lo, &in, &listen, &err);
+        if (rc == 0)
+            rc = ing_listen_start(listen);
+        if (rc == 0) {
+            printf("pitwall run: listening on");
+            if (lo.udp_addr)
+                printf(" udp %s (port %d)", lo.udp_addr, ing_listen_port(listen, ING_PROTO_UDP));
+            if (lo.tcp_addr)
+                printf(" tcp %s (port %d)", lo.tcp_addr, ing_listen_port(listen, ING_PROTO_TCP));
+            printf(" into topic '%s'\n", c.listen.topic);
+        }
+    }
     if (rc == 0) {
         char dir[4096];
         app_log_dir(&c, dir, sizeof dir);
         fo.topic = game ? (topic ? topic : "tracking") : c.sim.topic;
         fo.rate_pps = c.sim.rate_pps;
         fo.stats_interval_ns = c.run.stats_interval_ms * PW_NS_PER_MS;
+        fo.no_sim = !strcmp(label, "run") && !c.sim.enabled;
+        fo.listen = listen;
+        fo.listen_topic = c.listen.topic;
+        fo.send = sending ? &send : NULL;
+        if (sending)
+            snprintf(dir, sizeof dir, "%s %s", udp ? "udp" : "tcp", udp ? udp : tcp);
         if (game)
             printf("pitwall %s: a football game at 10 frames/s%s into topic '%s' of %s; "
                    "Ctrl-C stops\n", label, fo.max_speed ? " (no pacing: --max)" : "",
                    fo.topic, dir);
-        else
-            printf("pitwall %s: %lld cars at %.0f points/s%s into topic '%s' of %s "
-                   "(durability %s); Ctrl-C stops\n",
+        else if (sending)
+            printf("pitwall %s: %lld cars at %.0f points/s%s; Ctrl-C stops\n", label,
+                   (long long)c.sim.cars, c.sim.rate_pps,
+                   fo.max_speed ? " (no pacing: --max)" : "");
+        else if (!fo.no_sim)
+            printf("pitwall %s: %lld cars at %.0f points/s%s into topic '%s' (durability %s); "
+                   "Ctrl-C stops\n",
                    label, (long long)c.sim.cars, c.sim.rate_pps,
-                   fo.max_speed ? " (no pacing: --max)" : "", fo.topic, dir,
+                   fo.max_speed ? " (no pacing: --max)" : "", fo.topic,
                    c.log.durability == 0 ? "sync" : c.log.durability == 1 ? "group" : "none");
+        if (!sending)
+            printf("pitwall %s: stream log in %s\n", label, dir);
+        else
+            printf("pitwall %s: sending to %s\n", label, dir);
         fflush(stdout);
         struct sigaction sa;
         memset(&sa, 0, sizeof sa);
         sa.sa_handler = on_signal;
         sigaction(SIGINT, &sa, NULL);
         sigaction(SIGTERM, &sa, NULL);
+        signal(SIGPIPE, SIG_IGN);
         rc = game ? app_feed_game_run(&c, &names, s, &fo, &stop_requested, &err)
                   : app_feed_run(&c, &names, s, &fo, &stop_requested, &err);
     }
+    if (sending)
+        ing_send_close(&send);
+    ing_listen_destroy(listen);
     if (rc)
         fprintf(stderr, "pitwall %s: %s\n", label, err.msg[0] ? err.msg : pw_strerror(rc));
     pw_stream_close(s);

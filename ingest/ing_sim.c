@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,9 @@ const char *const ing_sim_channel_names[ING_SIM_CHANNELS] = {
 };
 
 static const pw_conf_key_t sim_keys[] = {
+    {.name = "enabled", .type = PW_CONF_BOOL, .offset = offsetof(ing_sim_conf_t, enabled),
+     .def = "true", .desc = "`pitwall run` feeds the simulator into the log (turn off to "
+                            "take only live listeners)"},
     {.name = "cars", .type = PW_CONF_INT, .offset = offsetof(ing_sim_conf_t, cars),
      .def = "40", .min = "1", .max = "256", .desc = "cars on track"},
     {.name = "rate_pps", .type = PW_CONF_DOUBLE,

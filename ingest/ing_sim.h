@@ -23,6 +23,7 @@
 #ifndef ING_SIM_H
 #define ING_SIM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -68,6 +69,7 @@ typedef struct ing_sim_conf {
     char *topic;           /* stream topic the simulator writes */
     int64_t batch_points;  /* most points per appended batch */
     int64_t extra_channels; /* aux channels per car */
+    bool enabled;           /* `pitwall run` runs the simulator */
 } ing_sim_conf_t;
 
 /* Keys of the `sim` section: types, defaults, bounds, descriptions. */

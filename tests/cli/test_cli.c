@@ -372,3 +372,42 @@ Test(cli, keeps_the_names_of_ingested_records_in_the_stream)
                             "makes it 'x'") != NULL, "%s", w.err);
     cli_result_free(&w);
 }
+
+Test(cli, run_appends_what_its_listeners_receive_from_a_simulator_over_udp)
+{
+    const char *conf = cli_scratch_conf();
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd,
+             "'%s' run --conf '%s' --set sim.enabled=false --set listen.udp=127.0.0.1:0 "
+             "--duration 3 2>&1", cli_bin(), conf);
+    FILE *run = popen(cmd, "r");
+    cr_assert_not_null(run);
+    char line[1024];
+    int port = 0;
+    while (!port && fgets(line, sizeof line, run)) {
+        const char *p = strstr(line, "(port ");
+        if (p)
+            port = atoi(p + 6);
+    }
+    cr_assert(port > 0, "no port announced");
+    char addr[64];
+    snprintf(addr, sizeof addr, "127.0.0.1:%d", port);
+    cli_result_t sim = RUN("sim", "--race", "--udp", addr, "--max", "--count", "4400", "--conf",
+                           conf);
+    cr_assert_eq(sim.status, 0, "%s", sim.err);
+    cr_assert(strstr(sim.out, "4400 points") != NULL, "%s", sim.out);
+    cli_result_free(&sim);
+    char out[8192] = "";
+    while (fgets(line, sizeof line, run))
+        if (strlen(out) + strlen(line) < sizeof out)
+            strcat(out, line);
+    cr_assert_eq(pclose(run), 0, "%s", out);
+    cr_assert(strstr(out, "4400 points/frames received, 4400 appended") != NULL, "%s", out);
+    cr_assert(strstr(out, "0 dropped, 0 malformed") != NULL, "%s", out);
+    cli_result_t t = RUN("stream", "tail", "telemetry", "--conf", conf);
+    unsigned long long lines = 0;
+    for (const char *p = t.out; *p; p++)
+        lines += *p == '\n';
+    cr_assert_eq(lines, 4400);
+    cli_result_free(&t);
+}
