@@ -130,7 +130,7 @@ static int list_files(const char *dir, const ing_format_t *f, char ***out, size_
             rc = list_files(path, f, out, n, cap);
             continue;
         }
-        if (!S_ISREG(st.st_mode) || !has_ext(f, path))
+        if (!S_ISREG(st.st_mode) || !has_ext(f, path) || (f->wants && !f->wants(e->d_name)))
             continue;
         if (*n == MAX_FILES) {
             fprintf(stderr, "pitwall ingest: %s holds more than %d files\n", dir, MAX_FILES);

@@ -7,18 +7,30 @@
 #include <sys/stat.h>
 #include <zlib.h>
 
-/* Formats in `pitwall ingest --format`; decoders join as they are built. */
+/* Big Data Cup folders hold side files next to the tracking: rosters, video
+ * shot lists, power-play info and the play-by-play. */
+static int bdc_wants(const char *base)
+{
+    size_t n = strlen(base);
+    return strncmp(base, "videoShotsInfo_", 15) && strncmp(base, "pp_info", 7) &&
+           strncmp(base, "pxp_", 4) && !(n >= 11 && !strcmp(base + n - 11, " roster.csv"));
+}
+
+/* Formats in `pitwall ingest --format`. */
 const ing_format_t ing_formats[] = {
     {"ibt", "iRacing telemetry .ibt (disk files and live memory-map snapshots); Unix ns "
             "from the file's start date, session-relative without one", ".ibt",
-     ing_ibt_decode},
+     ing_ibt_decode, NULL},
     {"msgpack", "Pitwall msgpack batches, back to back (docs/codec.md)", ".mp .msgpack",
-     ing_msgpack_decode},
+     ing_msgpack_decode, NULL},
     {"jsonl", "JSON lines of points and frames, as `pitwall ingest --dump` prints them",
-     ".jsonl .json", ing_jsonl_decode},
+     ".jsonl .json", ing_jsonl_decode, NULL},
+    {"bdc", "Big Data Cup 2022 hockey tracking CSV (one power play), labelled from the "
+            "play-by-play; Unix ns on the game-day clock", ".csv", ing_bdc_decode, bdc_wants},
+    {"f1csv", "F1 2019 game telemetry CSV; Unix ns from Timestamp", ".csv", ing_f1csv_decode, NULL},
     {"events", "event feeds: Metrica event CSV, NBA play-by-play CSV, DEBS 2013 referee "
                "events; ns since the game or tracking start (no dates)", ".csv",
-     ing_events_decode},
+     ing_events_decode, NULL},
 };
 const size_t ing_nformats = sizeof ing_formats / sizeof ing_formats[0];
 

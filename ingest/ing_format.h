@@ -114,6 +114,9 @@ typedef struct ing_format {
     const char *desc;  /* one line for help */
     const char *exts;  /* file name endings it reads, space-separated: ".ibt" */
     ing_decode_fn decode;
+    /* In a folder, whether a file with a matching ending is an input rather
+     * than a side file the decoder reads itself (a roster); NULL = all. */
+    int (*wants)(const char *basename);
 } ing_format_t;
 
 /* The table of formats and a lookup by name (NULL when unknown). */
