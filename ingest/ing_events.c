@@ -10,6 +10,7 @@
  * pre-scan first, for the game id and the teams the session callback
  * reports before any frame.
  */
+#include "ingest/ing_csv.h"
 #include "ingest/ing_events.h"
 
 #include <errno.h>
@@ -811,14 +812,11 @@ static ev_str_t ev_stem(const char *name)
     return s;
 }
 
+/* Session id from a name: the same 53-bit FNV-1a as the CSV decoders, so
+ * ids survive JSON and int64 consumers. */
 static uint64_t ev_fnv1a(ev_str_t s)
 {
-    uint64_t h = 14695981039346656037ull;
-    for (size_t i = 0; i < s.n; i++) {
-        h ^= (unsigned char)s.p[i];
-        h *= 1099511628211ull;
-    }
-    return h;
+    return ing_csv_hash53(s.p, s.n);
 }
 
 /* NBA: find the game id and the teams (first home and away player rows). */
