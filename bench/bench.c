@@ -20,6 +20,7 @@ const bench_def_t bench_table[] = {
      bench_lmdb_raw_read},
     {"sim_race", "race simulator, 20 cars x 300 channels", bench_sim_race},
     {"decode_ibt", "iRacing .ibt decoder, file in memory", bench_decode_ibt},
+    {"decode_ngs", "NGS tracking decoder, files in memory", bench_decode_ngs},
     {"udp_ingest", "highest rate held with zero loss, UDP on loopback", bench_udp_ingest},
 };
 const size_t bench_count = sizeof bench_table / sizeof bench_table[0];

@@ -54,6 +54,7 @@ int bench_lmdb_raw(const bench_opts_t *o, bench_result_t *r, pw_err_t *err);
 int bench_lmdb_raw_read(const bench_opts_t *o, bench_result_t *r, pw_err_t *err);
 int bench_sim_race(const bench_opts_t *o, bench_result_t *r, pw_err_t *err);
 int bench_decode_ibt(const bench_opts_t *o, bench_result_t *r, pw_err_t *err);
+int bench_decode_ngs(const bench_opts_t *o, bench_result_t *r, pw_err_t *err);
 int bench_udp_ingest(const bench_opts_t *o, bench_result_t *r, pw_err_t *err);
 
 /*

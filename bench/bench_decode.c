@@ -5,6 +5,7 @@
  * (default ../shared/data); without it the benchmark says so and reports
  * nothing.
  */
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,4 +90,32 @@ int bench_decode_ibt(const bench_opts_t *o, bench_result_t *r, pw_err_t *err)
     static const char *const files[] = {"racing/iracing/nascar-truck-bristol.ibt"};
     return bench_files(o, r, err, ing_ibt_decode, files, 1,
                        "Bristol, 3446 samples x 279 channels, points/s");
+}
+
+/* The first NGS plays of the folder, by name (64 plays, ~4.5 MB of TSV). */
+int bench_decode_ngs(const bench_opts_t *o, bench_result_t *r, pw_err_t *err)
+{
+    const char *root = getenv("PITWALL_DATA");
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/football/ngs", root && *root ? root : "../shared/data");
+    DIR *d = opendir(dir);
+    if (!d) {
+        snprintf(r->note, sizeof r->note, "skipped: %.100s: not found (set PITWALL_DATA)", dir);
+        return 0;
+    }
+    static char names[64][300];
+    const char *files[64];
+    size_t n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) && n < 64) {
+        size_t len = strlen(e->d_name);
+        if (len > 7 && !strcmp(e->d_name + len - 7, ".tsv.gz") && !strstr(e->d_name, "index")) {
+            snprintf(names[n], sizeof names[n], "football/ngs/%.250s", e->d_name);
+            files[n] = names[n];
+            n++;
+        }
+    }
+    closedir(d);
+    return bench_files(o, r, err, ing_ngs_decode, files, n,
+                       "64 NGS plays, objects/s (7 values each)");
 }

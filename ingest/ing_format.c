@@ -1,4 +1,5 @@
 #include "ingest/ing_format.h"
+#include "ingest/ing_ngs.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -25,6 +26,8 @@ const ing_format_t ing_formats[] = {
      ing_msgpack_decode, NULL},
     {"jsonl", "JSON lines of points and frames, as `pitwall ingest --dump` prints them",
      ".jsonl .json", ing_jsonl_decode, NULL},
+    {"ngs", "NFL Next Gen Stats tracking TSV (one play a file, .gz read); frames keyed by "
+            "time, Unix ns (UTC)", ".tsv", ing_ngs_decode, ing_ngs_wants},
     {"bdc", "Big Data Cup 2022 hockey tracking CSV (one power play), labelled from the "
             "play-by-play; Unix ns on the game-day clock", ".csv", ing_bdc_decode, bdc_wants},
     {"f1csv", "F1 2019 game telemetry CSV; Unix ns from Timestamp", ".csv", ing_f1csv_decode, NULL},
