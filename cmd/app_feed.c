@@ -113,7 +113,7 @@ static int feed_live(feed_t *f, app_names_t *names, const app_feed_opts_t *o,
     if (rc == 0) {
         f->last_seq = pos.seq;
         f->live_batches++;
-        f->live_points += b->kind == PW_CODEC_POINTS ? b->points->n : b->frames->nobj_total;
+        f->live_points += b->kind == PW_CODEC_POINTS ? b->points->n : b->frames->n;
         f->bytes += f->buf.len;
     }
     return rc;
@@ -322,7 +322,7 @@ int app_feed_game_run(const app_conf_t *c, app_names_t *names, pw_stream_t *s,
     pw_frames_init(&frames);
     pw_codec_buf_init(&buf);
     int rc = ing_simgame_create(&go, names->entities, names->labels, &g, err);
-    if (rc == 0)
+    if (rc == 0 && s)
         rc = app_names_publish(names, s, err);
     char key[64];
     snprintf(key, sizeof key, "game/%llu", (unsigned long long)go.session);
@@ -345,7 +345,11 @@ int app_feed_game_run(const app_conf_t *c, app_names_t *names, pw_stream_t *s,
             rc = pw_err_set(err, PW_ENOMEM, "game simulator: out of memory");
             break;
         }
-        if (got > 0) {
+        if (got > 0 && o->send) {
+            rc = ing_send_frames(o->send, &frames, err);
+            sent += (uint64_t)got;
+            batches++;
+        } else if (got > 0) {
             pw_stream_pos_t pos;
             rc = pw_codec_encode_frames(&buf, &frames, err);
             if (rc == 0)
@@ -356,7 +360,7 @@ int app_feed_game_run(const app_conf_t *c, app_names_t *names, pw_stream_t *s,
         } else {
             pw_sleep_until_ns(start + (ing_simgame_next_ts(g) - start_wall));
         }
-        if (rc == 0)
+        if (rc == 0 && s)
             rc = pw_stream_poll(s, NULL, err);
         if (rc == 0 && o->stats_interval_ns && pw_mono_ns() >= next_stats) {
             ing_simgame_stats_t st;
@@ -370,7 +374,7 @@ int app_feed_game_run(const app_conf_t *c, app_names_t *names, pw_stream_t *s,
         }
     }
     uint64_t acked = 0;
-    if (rc == 0)
+    if (rc == 0 && s)
         rc = pw_stream_flush(s, 5000, &acked, err);
     printf("pitwall %s: stopped after %.1f s: %llu frames in %llu batches to '%s'\n", o->label,
            (double)(pw_mono_ns() - start) / PW_NS_PER_S, (unsigned long long)sent,

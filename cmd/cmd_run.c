@@ -109,15 +109,16 @@ static int feed_main(const char *label, int argc, char **argv)
     int live = !strcmp(label, "run") && ((c.listen.udp && *c.listen.udp) ||
                                          (c.listen.tcp && *c.listen.tcp));
     if (rc == 0 && (udp || tcp)) {
-        if (game || (udp && tcp)) {
-            fprintf(stderr, "pitwall sim: --udp or --tcp sends --race batches; one of them\n");
+        if (udp && tcp) {
+            fprintf(stderr, "pitwall sim: --udp or --tcp, not both\n");
             app_names_close(&names);
             app_conf_fini(&c);
             return 2;
         }
         rc = ing_send_open(&send, udp ? ING_PROTO_UDP : ING_PROTO_TCP, udp ? udp : tcp, &err);
         sending = rc == 0;
-        /* A datagram holds at most 64 KiB: about 2,700 points. */
+        /* A datagram holds at most 64 KiB: about 2,700 points (a game's
+         * frames are sent one a datagram). */
         if (udp && c.sim.batch_points > 2000)
             c.sim.batch_points = 2000;
     } else if (rc == 0) {
@@ -159,9 +160,9 @@ static int feed_main(const char *label, int argc, char **argv)
         if (sending)
             snprintf(dir, sizeof dir, "%s %s", udp ? "udp" : "tcp", udp ? udp : tcp);
         if (game)
-            printf("pitwall %s: a football game at 10 frames/s%s into topic '%s' of %s; "
-                   "Ctrl-C stops\n", label, fo.max_speed ? " (no pacing: --max)" : "",
-                   fo.topic, dir);
+            printf("pitwall %s: a football game at 10 frames/s%s into %s%s%s; Ctrl-C stops\n",
+                   label, fo.max_speed ? " (no pacing: --max)" : "", sending ? "" : "topic '",
+                   sending ? "" : fo.topic, sending ? "" : "'");
         else if (sending)
             printf("pitwall %s: %lld cars at %.0f points/s%s; Ctrl-C stops\n", label,
                    (long long)c.sim.cars, c.sim.rate_pps,
