@@ -253,7 +253,10 @@ long ing_sim_next(ing_sim_t *s, int64_t until_ns, size_t max_points,
     double dt = (double)s->period_ns / PW_NS_PER_S;
     while (ing_sim_next_ts(s) < until_ns &&
            (size_t)emitted + per_tick <= max_points) {
-        if (pw_points_reserve(out, out->n + per_tick))
+        /* Grow geometrically: a long run must not copy the batch per tick. */
+        if (out->n + per_tick > out->cap &&
+            pw_points_reserve(out, out->cap * 2 > out->n + per_tick ? out->cap * 2
+                                                                    : out->n + per_tick))
             return -ENOMEM;
         int64_t ts = ing_sim_next_ts(s);
         for (uint32_t i = 0; i < s->opts.cars; i++) {

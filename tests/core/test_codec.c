@@ -41,7 +41,7 @@ static void teardown(void)
     pw_codec_buf_fini(&buf);
 }
 
-TestSuite(pw_codec, .init = setup, .fini = teardown);
+TestSuite(pw_codec, .init = setup, .fini = teardown, .timeout = 120);
 
 /* ---------------------------------------------------------------------- */
 /* Hand-built messages: written byte by byte with no help from the encoder, */

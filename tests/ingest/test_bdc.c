@@ -211,7 +211,7 @@ static size_t frames_labelled(const got_t *g, const char *name, int64_t *ts_out,
     return n;
 }
 
-TestSuite(ing_bdc, .init = setup, .fini = teardown);
+TestSuite(ing_bdc, .init = setup, .fini = teardown, .timeout = 120);
 
 Test(ing_bdc, decodes_every_row_of_a_power_play_into_frames)
 {

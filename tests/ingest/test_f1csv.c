@@ -119,7 +119,7 @@ static uint32_t channel_id(const char *name)
     return id;
 }
 
-TestSuite(ing_f1csv, .init = setup, .fini = teardown);
+TestSuite(ing_f1csv, .init = setup, .fini = teardown, .timeout = 120);
 
 Test(ing_f1csv, decodes_every_row_of_the_demo_session)
 {

@@ -31,7 +31,7 @@ static ing_sim_t *make_sim(uint32_t cars, double rate_pps, uint64_t seed)
     return s;
 }
 
-TestSuite(ing_sim, .init = setup, .fini = teardown);
+TestSuite(ing_sim, .init = setup, .fini = teardown, .timeout = 60);
 
 Test(ing_sim, emits_every_channel_of_every_car_at_the_configured_rate)
 {
