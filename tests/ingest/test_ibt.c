@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "data_util.h"
 #include "core/pw_error.h"
 #include "core/pw_intern.h"
 #include "core/pw_record.h"
@@ -38,27 +39,7 @@ static void stats_init(ing_stats_t *st)
 /* Read a data file into an exact-size heap buffer (so ASan sees overreads). */
 static uint8_t *load(const char *rel, size_t *len)
 {
-    const char *dir = getenv("PITWALL_DATA");
-    char path[1024];
-    snprintf(path, sizeof path, "%s/%s", dir && dir[0] ? dir : "../shared/data", rel);
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        if (getenv("CI"))
-            cr_assert_fail("%s: %s (set PITWALL_DATA to the shared data folder)", path,
-                           strerror(errno));
-        cr_skip_test("%s: %s (set PITWALL_DATA to the shared data folder)", path,
-                     strerror(errno));
-    }
-    cr_assert_eq(fseek(f, 0, SEEK_END), 0);
-    long n = ftell(f);
-    cr_assert(n > 0);
-    rewind(f);
-    uint8_t *d = malloc((size_t)n);
-    cr_assert_not_null(d);
-    cr_assert_eq(fread(d, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    *len = (size_t)n;
-    return d;
+    return tdata_load(rel, len, NULL, 0);
 }
 
 /* An exact-size copy of the first len bytes. */
