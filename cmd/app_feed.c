@@ -27,6 +27,8 @@ typedef struct feed {
     ing_send_t *send;      /* send instead of append */
     uint64_t points, batches, bytes, acked_seq, last_seq;
     uint64_t live_points, live_batches; /* appended from listeners */
+    uint64_t live_prev[ING_SRC_COUNT][2]; /* records, bytes at the last line */
+    int64_t live_prev_ns;
     pw_hist_t append_lat;
 } feed_t;
 
@@ -136,24 +138,38 @@ static int feed_drain(feed_t *f, app_names_t *names, const app_feed_opts_t *o, i
     return rc;
 }
 
-static void print_live_stats(const feed_t *f, const app_feed_opts_t *o)
+/* One line per live source that has seen traffic: rates since the last
+ * line, drops, malformed input, last event time and lag behind the wall
+ * clock; then what went into the log. */
+static void print_live_stats(feed_t *f, const app_feed_opts_t *o)
 {
-    uint64_t drops = 0, malformed = 0, received = 0;
+    static const char *const src_names[ING_SRC_COUNT] = {"udp", "tcp", "json"};
+    int64_t now = pw_mono_ns();
+    double secs = f->live_prev_ns ? (double)(now - f->live_prev_ns) / PW_NS_PER_S : 0;
     for (int src = 0; src < ING_SRC_COUNT; src++) {
         ing_listen_stats_t st;
-        if (ing_listen_stats(o->listen, (enum ing_source)src, &st) == 0) {
-            drops += st.drops + st.kernel_drops;
-            malformed += st.malformed;
-            received += st.points + st.frames;
-        }
+        if (ing_listen_stats(o->listen, (enum ing_source)src, &st) != 0 || st.bytes == 0)
+            continue;
+        uint64_t recs = st.points + st.frames;
+        double rps = secs > 0 ? (double)(recs - f->live_prev[src][0]) / secs : 0;
+        double bps = secs > 0 ? (double)(st.bytes - f->live_prev[src][1]) / secs : 0;
+        printf("pitwall %s: %s: %.0f points/s %.2f MB/s | %llu points/frames, %llu dropped "
+               "(%llu by the kernel), %llu malformed | last event %.3f s, lag %.1f ms\n",
+               o->label, src_names[src], rps, bps / 1e6, (unsigned long long)recs,
+               (unsigned long long)st.drops, (unsigned long long)st.kernel_drops,
+               (unsigned long long)st.malformed,
+               st.last_ts_ns == INT64_MIN ? 0.0 : (double)st.last_ts_ns / 1e9,
+               (double)st.lag_ns / 1e6);
+        f->live_prev[src][0] = recs;
+        f->live_prev[src][1] = st.bytes;
     }
-    printf("pitwall %s: live: %llu points/frames received, %llu appended in %llu batches to "
-           "'%s', %llu dropped, %llu malformed\n", o->label, (unsigned long long)received,
+    f->live_prev_ns = now;
+    printf("pitwall %s: live: %llu points/frames appended in %llu batches to '%s'\n", o->label,
            (unsigned long long)f->live_points, (unsigned long long)f->live_batches,
-           o->listen_topic, (unsigned long long)drops, (unsigned long long)malformed);
+           o->listen_topic);
 }
 
-static void print_stats(const feed_t *f, const app_feed_opts_t *o, double secs,
+static void print_stats(feed_t *f, const app_feed_opts_t *o, double secs,
                         uint64_t dpoints, uint64_t dbatches, uint64_t dbytes)
 {
     if (o->listen)
