@@ -178,12 +178,16 @@ static void print_stats(feed_t *f, const app_feed_opts_t *o, double secs,
         fflush(stdout);
         return;
     }
+    char acked[64] = "";
+    if (!f->send) /* a sender gets no acknowledgements */
+        snprintf(acked, sizeof acked, " | acked %llu/%llu", (unsigned long long)f->acked_seq,
+                 (unsigned long long)f->last_seq);
     printf("pitwall %s: %8.0f points/s %6.0f batches/s %6.2f MB/s | total %llu points "
-           "%llu batches | acked %llu/%llu | append p50 %.1f us p99 %.1f us\n",
+           "%llu batches%s | %s p50 %.1f us p99 %.1f us\n",
            o->label, (double)dpoints / secs, (double)dbatches / secs,
            (double)dbytes / secs / 1e6, (unsigned long long)f->points,
-           (unsigned long long)f->batches, (unsigned long long)f->acked_seq,
-           (unsigned long long)f->last_seq, pw_hist_quantile(&f->append_lat, 0.5) / 1e3,
+           (unsigned long long)f->batches, acked, f->send ? "send" : "append",
+           pw_hist_quantile(&f->append_lat, 0.5) / 1e3,
            pw_hist_quantile(&f->append_lat, 0.99) / 1e3);
     fflush(stdout);
 }

@@ -334,7 +334,7 @@ static void collected_free(collected_t *c)
  * batch points. Any bad line refuses the whole input.
  */
 static int jsonl_to_batches(const char *path, const char *data, size_t len, size_t batch,
-                            app_names_t *names, collected_t *out)
+                            app_names_t *names, collected_t *out, size_t *records)
 {
     ing_opts_t o = {.batch_points = batch, .batch_frames = batch, .known_names_only = 1};
     ing_names_t in = {names->channels, names->entities, names->labels};
@@ -352,6 +352,8 @@ static int jsonl_to_batches(const char *path, const char *data, size_t len, size
     }
     if (rc)
         collected_free(out);
+    else
+        *records = (size_t)(st.points + st.frames);
     return rc;
 }
 
@@ -420,7 +422,7 @@ static int stream_append(const stream_args_t *a)
     const void **msg = NULL;
     size_t *msglen = NULL;
     if (jsonl) {
-        rc = jsonl_to_batches(path, data, len, (size_t)batch, &names, &col);
+        rc = jsonl_to_batches(path, data, len, (size_t)batch, &names, &col, &records);
         nb = col.n;
         if (rc == 0) {
             msg = calloc(nb + 1, sizeof *msg);
@@ -431,7 +433,6 @@ static int stream_append(const stream_args_t *a)
                 msglen[i] = col.bufs[i].len;
             }
         }
-        records = 0;
     } else {
         pw_codec_decoder_t *dec = NULL;
         rc = pw_codec_decoder_create(&dec);
@@ -495,9 +496,9 @@ static int stream_append(const stream_args_t *a)
     if (rc == 0 && (rc = pw_stream_flush(s, 10000, &acked, &err)) != 0)
         fprintf(stderr, "pitwall stream: append: flush: %s\n", err.msg);
     if (rc == 0)
-        printf("appended %zu batch%s to '%s' (last at partition %d offset %lld)\n", nb,
-               nb == 1 ? "" : "es", a->topic, pos.partition, (long long)last_off);
-    (void)records;
+        printf("appended %zu batch%s (%zu records) to '%s' (last at partition %d offset "
+               "%lld)\n", nb, nb == 1 ? "" : "es", records, a->topic, pos.partition,
+               (long long)last_off);
     collected_free(&col);
     free(msg);
     free(msglen);
