@@ -1082,6 +1082,8 @@ static int apply_map(const conf_ctx_t *c, const pw_conf_section_t *sec,
         int rc = apply_value(c, k, base, vn, kpath);
         if (rc != 0)
             return rc;
+        if (k->type == PW_CONF_SECTION && k->line_offset != 0)
+            *(int *)field(base, k->line_offset) = (int)kn->start_mark.line + 1;
     }
     return 0;
 }
@@ -1170,6 +1172,8 @@ static int apply_list(const conf_ctx_t *c, const pw_conf_key_t *k, void *base,
         int rc = section_defaults(k->sub, elem, ipath, c->err);
         if (rc == 0)
             rc = apply_map(c, k->sub, elem, in, ipath);
+        if (rc == 0 && k->line_offset != 0)
+            *(int *)field(elem, k->line_offset) = (int)in->start_mark.line + 1;
         if (rc != 0) {
             list_free(k, arr, i + 1, 0);
             return rc;

@@ -96,6 +96,15 @@ typedef struct pw_conf_key {
     const struct pw_conf_section *sub; /* SECTION, LIST: the keys inside */
     size_t elem_size;   /* LIST: sizeof one element struct */
     size_t count_offset; /* STRLIST, LIST: offsetof the size_t count */
+    /*
+     * Where to record a source line (an int, 1-based; 0 = not in the file),
+     * so that checks made after loading can still say file:line. SECTION:
+     * offsetof an int in the containing struct that gets the line of the
+     * key when it appears (so it also tells whether it appeared). LIST:
+     * offsetof an int in each element struct that gets the element's line.
+     * 0 = not recorded (so the int must not be the struct's first field).
+     */
+    size_t line_offset;
 } pw_conf_key_t;
 
 /* A table of keys bound to one struct type: a YAML map. */
