@@ -8,6 +8,10 @@ static const pw_conf_key_t run_keys[] = {
     {.name = "stats_interval", .type = PW_CONF_DURATION_MS,
      .offset = offsetof(app_run_conf_t, stats_interval_ms), .def = "1s",
      .min = "100ms", .desc = "how often `pitwall run` prints a line of rates"},
+    {.name = "game_topic", .type = PW_CONF_STRING,
+     .offset = offsetof(app_run_conf_t, game_topic), .def = "tracking",
+     .desc = "`pitwall run` also plays a simulated football game (10 frames/s) into this "
+             "topic; empty = no game"},
 };
 
 static const pw_conf_section_t run_section = {
@@ -42,6 +46,10 @@ static const pw_conf_key_t root_keys[] = {
      .sub = &ing_listen_conf_section, .desc = "live UDP/TCP listeners"},
     {.name = "run", .type = PW_CONF_SECTION, .offset = offsetof(app_conf_t, run),
      .sub = &run_section, .desc = "`pitwall run`"},
+    {.name = "pipeline", .type = PW_CONF_SECTION, .offset = offsetof(app_conf_t, pipeline),
+     .sub = &pl_conf_section, .desc = "the operator graph"},
+    {.name = "store", .type = PW_CONF_SECTION, .offset = offsetof(app_conf_t, store),
+     .sub = &pl_store_conf_section, .desc = "the result store"},
 };
 
 const pw_conf_section_t app_conf_section = {
@@ -69,6 +77,8 @@ int app_conf_load(const app_conf_flags_t *f, app_conf_t *c, pw_err_t *err)
     }
     if (rc)
         pw_conf_fini(&app_conf_section, c);
+    else
+        c->path = path;
     return rc;
 }
 

@@ -13,6 +13,7 @@
 #include "core/pw_error.h"
 #include "ingest/ing_listen_conf.h"
 #include "ingest/ing_sim.h"
+#include "pipeline/pl_conf.h"
 #include "store/st_conf.h"
 
 #define APP_CONF_DEFAULT_PATH "conf/pitwall.yaml"
@@ -20,6 +21,7 @@
 /* The `run` section. */
 typedef struct app_run_conf {
     int64_t stats_interval_ms; /* how often `pitwall run` prints its rates */
+    char *game_topic;          /* `pitwall run` plays a football game here; NULL = no */
 } app_run_conf_t;
 
 typedef struct app_conf {
@@ -35,6 +37,9 @@ typedef struct app_conf {
     ing_sim_conf_t sim;
     ing_listen_conf_t listen;
     app_run_conf_t run;
+    pl_conf_t pipeline;
+    pl_store_conf_t store;
+    const char *path;        /* the file loaded, or NULL (defaults only) */
 } app_conf_t;
 
 extern const pw_conf_section_t app_conf_section;

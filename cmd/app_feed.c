@@ -192,6 +192,34 @@ static void print_stats(feed_t *f, const app_feed_opts_t *o, double secs,
     fflush(stdout);
 }
 
+/* The football game `pitwall run` plays beside the race. */
+typedef struct game_feed {
+    ing_simgame_t *g;
+    pw_frames_t frames;
+    pw_codec_buf_t buf;
+    char key[64];
+    uint64_t frames_sent;
+} game_feed_t;
+
+/* Append the frames due by event time `until` (a few at most). */
+static int game_step(game_feed_t *gf, pw_stream_t *s, const char *topic, int64_t until,
+                     pw_err_t *err)
+{
+    pw_frames_clear(&gf->frames);
+    long got = ing_simgame_next(gf->g, until, 16, &gf->frames);
+    if (got < 0)
+        return pw_err_set(err, PW_ENOMEM, "game simulator: out of memory");
+    if (got == 0)
+        return 0;
+    pw_stream_pos_t pos;
+    int rc = pw_codec_encode_frames(&gf->buf, &gf->frames, err);
+    if (rc == 0)
+        rc = pw_stream_append(s, topic, PW_STREAM_PARTITION_ANY, gf->key, strlen(gf->key),
+                              gf->buf.data, gf->buf.len, &pos, err);
+    gf->frames_sent += (uint64_t)got;
+    return rc;
+}
+
 int app_feed_run(const app_conf_t *c, app_names_t *names, pw_stream_t *s,
                  const app_feed_opts_t *o, volatile sig_atomic_t *stop, pw_err_t *err)
 {
@@ -219,6 +247,18 @@ int app_feed_run(const app_conf_t *c, app_names_t *names, pw_stream_t *s,
         if (rc == 0)
             rc = ing_sim_create(&so, names->channels, names->entities, &sim, err);
         if (rc == 0 && s) /* the cars' names, before any batch that uses them */
+            rc = app_names_publish(names, s, err);
+    }
+    game_feed_t gf;
+    memset(&gf, 0, sizeof gf);
+    pw_frames_init(&gf.frames);
+    pw_codec_buf_init(&gf.buf);
+    if (rc == 0 && o->game_topic && s) {
+        ing_simgame_opts_t go = {.seed = (uint64_t)c->sim.seed, .start_ns = start_wall,
+                                 .session = (uint64_t)(start_wall / PW_NS_PER_S)};
+        snprintf(gf.key, sizeof gf.key, "game/%llu", (unsigned long long)go.session);
+        rc = ing_simgame_create(&go, names->entities, names->labels, &gf.g, err);
+        if (rc == 0)
             rc = app_names_publish(names, s, err);
     }
     if (rc == 0 && sim) {
@@ -283,6 +323,10 @@ int app_feed_run(const app_conf_t *c, app_names_t *names, pw_stream_t *s,
         } else if (rc == 0 && o->listen) {
             rc = feed_drain(&f, names, o, 0, err);
         }
+        if (rc == 0 && gf.g)
+            rc = game_step(&gf, s, o->game_topic, start_wall + (pw_mono_ns() - start), err);
+        if (rc == 0 && o->tick)
+            rc = o->tick(o->tick_ctx, err);
         now = pw_mono_ns();
         if (rc == 0 && o->stats_interval_ns && now >= next_stats) {
             print_stats(&f, o, (double)(now - stats_t0) / PW_NS_PER_S, f.points - sp,
@@ -320,6 +364,12 @@ int app_feed_run(const app_conf_t *c, app_names_t *names, pw_stream_t *s,
     else
         printf("pitwall %s: stopped after %.1f s, %llu of %llu appends acknowledged\n",
                o->label, secs, (unsigned long long)f.acked_seq, (unsigned long long)f.last_seq);
+    if (gf.g)
+        printf("pitwall %s: %llu football frames to '%s'\n", o->label,
+               (unsigned long long)gf.frames_sent, o->game_topic);
+    ing_simgame_destroy(gf.g);
+    pw_frames_fini(&gf.frames);
+    pw_codec_buf_fini(&gf.buf);
     for (int32_t p = 0; f.part && p < f.partitions; p++)
         pw_points_fini(&f.part[p]);
     free(f.part);

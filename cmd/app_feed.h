@@ -28,6 +28,11 @@ typedef struct app_feed_opts {
     struct ing_listen *listen; /* live batches to append to listen_topic; NULL = none */
     const char *listen_topic;
     struct ing_send *send;   /* send the simulated batches here instead of the log */
+    const char *game_topic;  /* also play a football game into this topic; NULL = no */
+    /* Called every loop (at least every 10 ms) on this thread, which owns
+     * the stream: the pipeline's host work. Non-zero stops the feed. */
+    int (*tick)(void *ctx, pw_err_t *err);
+    void *tick_ctx;
 } app_feed_opts_t;
 
 /*

@@ -10,11 +10,40 @@
 
 #include "cmd/app.h"
 #include "cmd/app_feed.h"
+#include "cmd/app_pipeline.h"
 #include "cmd/cmd.h"
 #include "ingest/ing_listen.h"
 #include "core/pw_time.h"
 
 static volatile sig_atomic_t stop_requested;
+
+/* What `pitwall run` does on the feed's thread besides feeding. */
+typedef struct run_host {
+    app_pipeline_t *ap;
+    pw_stream_t *s;
+    app_names_t *names;
+    int64_t every_ns, next_ns;
+    bool per_operator;
+} run_host_t;
+
+static int run_tick(void *ctx, pw_err_t *err)
+{
+    run_host_t *h = ctx;
+    int rc = app_pipeline_tick(h->ap, h->s, h->names, err);
+    int64_t now = pw_mono_ns();
+    if (rc == 0 && h->every_ns && now >= h->next_ns) {
+        app_pipeline_print_stats(h->ap, stdout, h->per_operator);
+        h->next_ns = now + h->every_ns;
+    }
+    if (rc == 0 && app_pipeline_done(h->ap)) {
+        /* A worker stopped on an error: stop the run and report it. */
+        rc = app_pipeline_close(h->ap, h->s, err);
+        h->ap = NULL;
+        if (rc == 0)
+            rc = pw_err_set(err, PW_ESTORE, "the pipeline stopped");
+    }
+    return rc;
+}
 
 static void on_signal(int sig)
 {
@@ -39,7 +68,7 @@ static int feed_main(const char *label, int argc, char **argv)
     app_conf_flags_t flags = {0};
     app_feed_opts_t fo = {.label = label};
     const char *topic = NULL, *rate = NULL, *cars = NULL, *seed = NULL;
-    int game = 0;
+    int game = 0, pl_stats = 0;
     const char *udp = NULL, *tcp = NULL;
     for (int i = 1; i < argc; i++) {
         int t = app_conf_take_flag(&flags, argc, argv, &i, label);
@@ -53,6 +82,8 @@ static int feed_main(const char *label, int argc, char **argv)
             if (parse_seconds(argv[++i], &fo.duration_ns))
                 return cmd_usage_error(label, "--duration wants seconds > 0, got '%s'",
                                        argv[i]);
+        } else if (!strcmp(label, "run") && !strcmp(a, "--stats")) {
+            pl_stats = 1;
         } else if (!strcmp(label, "sim") && !strcmp(a, "--race")) {
             /* The only simulation so far. */
         } else if (!strcmp(label, "sim") && !strcmp(a, "--game")) {
@@ -103,6 +134,8 @@ static int feed_main(const char *label, int argc, char **argv)
     app_names_t names = {0};
     pw_stream_t *s = NULL;
     ing_listen_t *listen = NULL;
+    app_pipeline_t *ap = NULL;
+    run_host_t host = {0};
     ing_send_t send;
     int sending = 0;
     int rc = app_names_open(&c, &names, &err);
@@ -123,6 +156,21 @@ static int feed_main(const char *label, int argc, char **argv)
             c.sim.batch_points = 2000;
     } else if (rc == 0) {
         rc = app_stream_open(&c, &names, 0, 1, &s, &err);
+    }
+    if (rc == 0 && !strcmp(label, "run") && c.pipeline.enabled) {
+        app_pipeline_opts_t po = {0};
+        rc = app_pipeline_open(&c, &names, s, &po, &ap, &err);
+        if (rc == 0)
+            rc = app_pipeline_start(ap, &err);
+        if (rc == 0) {
+            char sdir[4096];
+            app_store_dir(&c, sdir, sizeof sdir);
+            printf("pitwall run: pipeline of %zu operators over %zu sources; results in %s\n",
+                   c.pipeline.noperators, c.pipeline.nsources, sdir);
+        }
+        host = (run_host_t){ap, s, &names, c.run.stats_interval_ms * PW_NS_PER_MS,
+                            pw_mono_ns() + c.run.stats_interval_ms * PW_NS_PER_MS,
+                            pl_stats != 0};
     }
     if (rc == 0 && !strcmp(label, "run") && !c.sim.enabled && !live)
         rc = pw_err_set(&err, PW_ECONF, "nothing to run: sim.enabled is false and neither "
@@ -157,6 +205,12 @@ static int feed_main(const char *label, int argc, char **argv)
         fo.listen = listen;
         fo.listen_topic = c.listen.topic;
         fo.send = sending ? &send : NULL;
+        if (!strcmp(label, "run") && c.run.game_topic && *c.run.game_topic && c.sim.enabled)
+            fo.game_topic = c.run.game_topic;
+        if (ap) {
+            fo.tick = run_tick;
+            fo.tick_ctx = &host;
+        }
         if (sending)
             snprintf(dir, sizeof dir, "%s %s", udp ? "udp" : "tcp", udp ? udp : tcp);
         if (game)
@@ -190,6 +244,16 @@ static int feed_main(const char *label, int argc, char **argv)
     if (sending)
         ing_send_close(&send);
     ing_listen_destroy(listen);
+    if (host.ap) {
+        pw_err_t e2 = {0};
+        int rc2 = app_pipeline_close(host.ap, s, &e2);
+        if (rc == 0 && rc2) {
+            rc = rc2;
+            err = e2;
+        }
+        if (rc == 0 && s)
+            rc = pw_stream_flush(s, 5000, NULL, &err);
+    }
     if (rc)
         fprintf(stderr, "pitwall %s: %s\n", label, err.msg[0] ? err.msg : pw_strerror(rc));
     pw_stream_close(s);

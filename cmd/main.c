@@ -19,8 +19,20 @@ static const cmd_t commands[] = {
      cmd_run_main, NULL},
     {"edge", "ingest + durable spool + forward when the uplink is up",
      "usage: pitwall edge --conf FILE\n", NULL, "the edge issue"},
-    {"pipeline", "operator graph worker", "usage: pitwall pipeline --conf FILE [--stats]\n",
-     NULL, "issue #5 (pipeline)"},
+    {"pipeline", "operator graph worker",
+     "usage: pitwall pipeline [--conf FILE] [--stats] [--exit-at-end] [--reset]\n"
+     "                        [--workers N] [--duration S]\n"
+     "Runs the graph of the `pipeline` section over its source topics into the\n"
+     "result store (data_dir/store), resuming from the last checkpoint.\n"
+     "  --stats        print throughput, watermark lag and per-operator latency\n"
+     "                 every run.stats_interval\n"
+     "  --exit-at-end  stop at the end of the input: every window fires, a last\n"
+     "                 checkpoint is taken\n"
+     "  --reset        drop this group's checkpoints and start from the sources'\n"
+     "                 start positions\n"
+     "  --workers N    worker threads (default pipeline.workers; 0 = cores)\n"
+     "Also --conf FILE, --data-dir DIR and --set KEY=VALUE.\n",
+     cmd_pipeline_main, NULL},
     {"api", "result store served over WebSocket and HTTP",
      "usage: pitwall api --conf FILE [--port P] [--data-dir DIR] [--token T]\n", NULL,
      "issue #7 (store and API)"},
@@ -73,8 +85,9 @@ static const cmd_t commands[] = {
      "lines of points ({\"ts_ns\":..,\"entity\":..,\"channel\":..,\"value\":..});\n"
      "tail prints records as JSON lines, one per point, frame or result.\n",
      cmd_stream_main, NULL},
-    {"ops", "operators and their configuration keys", "usage: pitwall ops\n", NULL,
-     "issue #5 (pipeline)"},
+    {"ops", "operators and their configuration keys",
+     "usage: pitwall ops\nPrints every operator of the graph language with its inputs,\n"
+     "outputs and keys (types, defaults, descriptions).\n", cmd_ops_main, NULL},
     {"bench", "run benchmarks and print a table (or JSON lines)",
      "usage: pitwall bench [NAME...] [--json] [--dir DIR] [--seconds S]\n"
      "Benchmarks: codec_encode codec_decode log_append log_read lmdb_raw\n"

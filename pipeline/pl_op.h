@@ -52,6 +52,9 @@
 
 typedef struct pl_op pl_op_t;
 
+/* Where sink operators deliver (the worker's; see pl_sink.h). */
+typedef struct pl_sink_io pl_sink_io_t;
+
 /* What an edge carries, for the type check at graph build. */
 typedef struct pl_port_type {
     enum pl_kind kind;
@@ -84,6 +87,7 @@ typedef struct pl_ctx {
     int64_t watermark_ns; /* the operator's input watermark */
     int64_t now_ns;       /* wall time at the start of this worker round */
     const pl_names_t *names;
+    pl_sink_io_t *io;     /* sinks only */
 } pl_ctx_t;
 
 /* What init sees. */
