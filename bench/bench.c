@@ -22,6 +22,11 @@ const bench_def_t bench_table[] = {
     {"decode_ibt", "iRacing .ibt decoder, file in memory", bench_decode_ibt},
     {"decode_ngs", "NGS tracking decoder, files in memory", bench_decode_ngs},
     {"udp_ingest", "highest rate held with zero loss, UDP on loopback", bench_udp_ingest},
+    {"window_10k_keys", "key_by + 1 s tumbling mean over 10k keys, one worker",
+     bench_window_10k_keys},
+    {"window_1m_keys", "key_by + 1 s tumbling mean over 1M keys, one worker",
+     bench_window_1m_keys},
+    {"end_to_end", "simulator -> log -> graph -> store, every worker", bench_end_to_end},
 };
 const size_t bench_count = sizeof bench_table / sizeof bench_table[0];
 

@@ -56,6 +56,9 @@ int bench_sim_race(const bench_opts_t *o, bench_result_t *r, pw_err_t *err);
 int bench_decode_ibt(const bench_opts_t *o, bench_result_t *r, pw_err_t *err);
 int bench_decode_ngs(const bench_opts_t *o, bench_result_t *r, pw_err_t *err);
 int bench_udp_ingest(const bench_opts_t *o, bench_result_t *r, pw_err_t *err);
+int bench_window_10k_keys(const bench_opts_t *o, bench_result_t *r, pw_err_t *err);
+int bench_window_1m_keys(const bench_opts_t *o, bench_result_t *r, pw_err_t *err);
+int bench_end_to_end(const bench_opts_t *o, bench_result_t *r, pw_err_t *err);
 
 /*
  * Fill b with exactly n simulated race points (40 cars, 8 channels).

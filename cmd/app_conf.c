@@ -9,7 +9,7 @@ static const pw_conf_key_t run_keys[] = {
      .offset = offsetof(app_run_conf_t, stats_interval_ms), .def = "1s",
      .min = "100ms", .desc = "how often `pitwall run` prints a line of rates"},
     {.name = "game_topic", .type = PW_CONF_STRING,
-     .offset = offsetof(app_run_conf_t, game_topic), .def = "tracking",
+     .offset = offsetof(app_run_conf_t, game_topic),
      .desc = "`pitwall run` also plays a simulated football game (10 frames/s) into this "
              "topic; empty = no game"},
 };

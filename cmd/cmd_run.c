@@ -157,7 +157,7 @@ static int feed_main(const char *label, int argc, char **argv)
     } else if (rc == 0) {
         rc = app_stream_open(&c, &names, 0, 1, &s, &err);
     }
-    if (rc == 0 && !strcmp(label, "run") && c.pipeline.enabled) {
+    if (rc == 0 && !strcmp(label, "run") && c.pipeline.enabled && c.pipeline.noperators > 0) {
         app_pipeline_opts_t po = {0};
         rc = app_pipeline_open(&c, &names, s, &po, &ap, &err);
         if (rc == 0)

@@ -36,7 +36,7 @@ static const pw_conf_section_t source_section = {
 
 static const pw_conf_key_t pipeline_keys[] = {
     {.name = "enabled", .type = PW_CONF_BOOL, .offset = offsetof(pl_conf_t, enabled),
-     .def = "true", .desc = "`pitwall run` runs the pipeline"},
+     .def = "true", .desc = "`pitwall run` runs the pipeline (when operators are configured)"},
     {.name = "workers", .type = PW_CONF_INT, .offset = offsetof(pl_conf_t, workers),
      .def = "0", .min = "0", .max = "256",
      .desc = "worker threads; 0 = one per core. Partition p of every source goes to "
