@@ -198,6 +198,11 @@ bool app_pipeline_done(app_pipeline_t *ap)
     return pl_pipeline_done(ap->pl);
 }
 
+int app_pipeline_stop(app_pipeline_t *ap, pw_err_t *err)
+{
+    return pl_pipeline_stop(ap->pl, err);
+}
+
 int app_pipeline_close(app_pipeline_t *ap, pw_stream_t *s, pw_err_t *err)
 {
     if (ap == NULL)

@@ -48,6 +48,10 @@ void app_pipeline_print_stats(app_pipeline_t *ap, FILE *f, bool per_operator);
 
 bool app_pipeline_done(app_pipeline_t *ap);
 
+/* Stop the workers (each takes a last checkpoint); statistics stay
+ * readable until close. Returns the pipeline's first error, if any. */
+int app_pipeline_stop(app_pipeline_t *ap, pw_err_t *err);
+
 /* Stop (last checkpoints), append what is queued, close the store.
  * Returns the pipeline's first error, if any. */
 int app_pipeline_close(app_pipeline_t *ap, pw_stream_t *s, pw_err_t *err);

@@ -99,7 +99,13 @@ int cmd_pipeline_main(int argc, char **argv)
     }
     if (ap) {
         pw_err_t e2 = {0};
-        int rc2 = app_pipeline_close(ap, s, &e2);
+        int rc2 = app_pipeline_stop(ap, &e2);
+        if (stats)
+            app_pipeline_print_stats(ap, stdout, true); /* the last figures */
+        if (rc2 == 0)
+            rc2 = app_pipeline_close(ap, s, &e2);
+        else
+            app_pipeline_close(ap, s, &(pw_err_t){0});
         if (rc == 0 && rc2) {
             rc = rc2;
             err = e2;

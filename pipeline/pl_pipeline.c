@@ -1051,8 +1051,10 @@ bool pl_pipeline_done(pl_pipeline_t *p)
 
 int pl_pipeline_stop(pl_pipeline_t *p, pw_err_t *err)
 {
-    if (p == NULL || p->stopped)
+    if (p == NULL)
         return 0;
+    if (p->stopped)
+        return p->error ? pw_err_set(err, p->error, "%s", p->error_msg) : 0;
     p->stopped = true;
     p->stop = 1;
     for (int i = 0; i < p->nworkers; i++)
@@ -1172,12 +1174,12 @@ void pl_stats_print(FILE *f, const pl_stats_t *s, const pl_stats_t *prev, double
             (double)pw_hist_quantile(&s->e2e, 0.5) * us, (double)pw_hist_quantile(&s->e2e, 0.99) * us,
             (double)pw_hist_quantile(&s->e2e_store, 0.99) / 1e6);
     if (s->nops > 0)
-        fprintf(f, "  %-16s %-12s %12s %12s %8s %8s %8s %8s %8s %8s\n", "operator", "op", "in/s",
+        fprintf(f, "  %-20s %-12s %12s %12s %8s %8s %8s %8s %8s %8s\n", "operator", "op", "in/s",
             "out/s", "late", "dropped", "keys", "p50_us", "p99_us", "p999_us");
     for (int j = 0; j < s->nops; j++) {
         const pl_op_stats_t *o = &s->ops[j];
         const pl_op_stats_t *q = prev && prev->nops == s->nops ? &prev->ops[j] : NULL;
-        fprintf(f, "  %-16.16s %-12.12s %12.0f %12.0f %8" PRIu64 " %8" PRIu64 " %8" PRIu64
+        fprintf(f, "  %-20.20s %-12.12s %12.0f %12.0f %8" PRIu64 " %8" PRIu64 " %8" PRIu64
                 " %8.1f %8.1f %8.1f\n", o->name, o->op,
                 q ? per_s(o->cnt.in, q->cnt.in, dt) : (double)o->cnt.in,
                 q ? per_s(o->cnt.out, q->cnt.out, dt) : (double)o->cnt.out,

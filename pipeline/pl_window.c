@@ -16,8 +16,10 @@
  *            a pane to free, its ttl; a marker to apply); advance visits
  *            only the keys that are due. Due times are lower bounds: a
  *            visit that finds nothing to do reschedules.
- *   output   results fired by one call go to a scratch results batch, are
- *            sorted by (ts, key, start) and copied to port 0 at the end.
+ *   output   results go to port 0 as they fire; when one call fired them out
+ *            of (ts, key, start) order (keys are visited in timer order),
+ *            flush() reorders that call's result views with a radix sort
+ *            (the bytes stay put).
  *
  * Records ahead of the watermark are staged; records behind it are folded
  * at once (staged records behind it are folded first), which keeps every
@@ -267,7 +269,7 @@ typedef struct pend {
     int64_t ts;
     uint64_t key;
     int64_t start;
-    uint32_t i; /* in pres */
+    uint32_t i; /* its index in port 0's results */
 } pend_t;
 
 typedef struct win {
@@ -290,7 +292,8 @@ typedef struct win {
     uint32_t dirty;       /* first key of the dirty list */
     uint32_t *due;
     size_t ndue, due_cap;
-    pl_results_t pres;
+    pw_result_t *rtmp;    /* flush's reordering buffer, [rtmp_cap] */
+    size_t rtmp_cap;
     pend_t *pend;
     pend_t *ptmp;         /* sort_pend's other buffer, [pend_cap] */
     size_t npend, pend_cap;
@@ -328,6 +331,18 @@ static inline int64_t sat_add(int64_t a, int64_t b)
 
 static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
+/*
+ * Times the operator takes: within +-2^62 ns of the epoch (years 1824 to
+ * 2116), so that window arithmetic (a time plus sizes and lateness of at
+ * most a year) never overflows. Points outside are dropped.
+ */
+#define TS_LIMIT (INT64_C(1) << 62)
+
+static inline bool ts_ok(int64_t ts)
+{
+    return ts > -TS_LIMIT && ts < TS_LIMIT;
+}
+
 /* (ts, value bits) order of staged records. */
 static inline bool rec_before(int64_t ta, double a, int64_t tb, double b)
 {
@@ -343,6 +358,8 @@ static inline bool rec_before(int64_t ta, double a, int64_t tb, double b)
 
 static int ring_grow(ring_t *q)
 {
+    if (q->cap >= UINT32_C(1) << 30)
+        return -ENOMEM;
     uint32_t cap = q->cap ? q->cap * 2 : 2;
     rec_t *r = malloc(cap * sizeof *r);
     if (r == NULL)
@@ -413,6 +430,8 @@ static void wheel_reset(wheel_t *w)
 
 static void wheel_add(wheel_t *w, pl_keytab_t *t, uint32_t i, int64_t due)
 {
+    if (due == INT64_MAX)
+        due = INT64_MAX - 1; /* INT64_MAX means "not scheduled" */
     tnode_t *n = tn(t, i);
     uint32_t s = wheel_slot(w, due);
     n->due = due;
@@ -663,12 +682,13 @@ static void emit(win_t *s, uint64_t key, int64_t ts, int64_t start, int64_t end,
         s->ptmp = p;
         s->pend_cap = cap;
     }
-    if (pl_results_add(&s->pres, ts, version, s->topic, s->topic_len, kn, klen, b->data,
+    pl_results_t *out = &pl_op_port(s->op, 0)->res;
+    if (pl_results_add(out, ts, version, s->topic, s->topic_len, kn, klen, b->data,
                        b->len)) {
         s->err = -ENOMEM;
         return;
     }
-    s->pend[s->npend++] = (pend_t){ts, key, start, (uint32_t)(s->pres.rec.n - 1)};
+    s->pend[s->npend++] = (pend_t){ts, key, start, (uint32_t)(out->rec.n - 1)};
 }
 
 static inline bool pend_before(const pend_t *a, const pend_t *b)
@@ -746,22 +766,38 @@ static void sort_pend(win_t *s)
     s->ptmp = dst;
 }
 
-/* Copy the results of this call to port 0 in (ts, key, start) order. */
+/*
+ * Put the results of this call (the last npend of port 0, written by emit)
+ * in (ts, key, start) order. Only the result views move: their bytes stay
+ * where they are in the port's arena.
+ */
 static int flush(win_t *s, pl_op_t *op)
 {
-    if (s->npend == 0)
-        return 0;
-    sort_pend(s);
-    pl_results_t *out = &pl_op_port(op, 0)->res;
-    int rc = 0;
-    for (size_t j = 0; j < s->npend && rc == 0; j++) {
-        const pw_result_t *x = &s->pres.rec.rec[s->pend[j].i];
-        rc = pl_results_add(out, x->ts_ns, x->version, x->topic, x->topic_len, x->key,
-                            x->key_len, x->body, x->body_len);
-    }
+    size_t n = s->npend;
     s->npend = 0;
-    pl_results_clear(&s->pres);
-    return rc;
+    if (n < 2)
+        return 0;
+    size_t j = 1;
+    while (j < n && !pend_before(&s->pend[j], &s->pend[j - 1]))
+        j++;
+    if (j == n)
+        return 0; /* fired in order already */
+    if (s->rtmp_cap < n) {
+        pw_result_t *t = realloc(s->rtmp, n * sizeof *t);
+        if (t == NULL)
+            return -ENOMEM;
+        s->rtmp = t;
+        s->rtmp_cap = n;
+    }
+    s->npend = n;
+    sort_pend(s);
+    s->npend = 0;
+    pw_result_t *rec = pl_op_port(op, 0)->res.rec.rec;
+    size_t first = pl_op_port(op, 0)->res.rec.n - n;
+    for (j = 0; j < n; j++)
+        s->rtmp[j] = rec[s->pend[j].i];
+    memcpy(rec + first, s->rtmp, n * sizeof *rec);
+    return 0;
 }
 
 /* Fire window [e - size, e) of a tumbling/sliding key, bumping its version. */
@@ -1346,7 +1382,7 @@ static void marker_in(win_t *s, pl_op_t *op, const pl_batch_t *in, size_t i, int
 {
     int64_t ts = in->pts.ts_ns[i];
     double v = in->pts.value[i];
-    if (!isfinite(v)) {
+    if (!isfinite(v) || !ts_ok(ts)) {
         op->cnt.dropped++;
         return;
     }
@@ -1410,6 +1446,7 @@ static int window_process(pl_op_t *op, int input, const pl_batch_t *in, pl_ctx_t
     const int64_t W = ctx->watermark_ns;
     s->wm = W;
     s->op = op;
+    s->npend = 0;
     if (ctx->names)
         s->names = ctx->names;
     const pw_points_t *pt = &in->pts;
@@ -1457,7 +1494,7 @@ static int window_process(pl_op_t *op, int input, const pl_batch_t *in, pl_ctx_t
             marker_in(s, op, in, i, W);
             continue;
         }
-        if ((s->channel && ch != s->channel) || !isfinite(v)) {
+        if ((s->channel && ch != s->channel) || !isfinite(v) || !ts_ok(ts)) {
             op->cnt.dropped++;
             continue;
         }
@@ -1514,13 +1551,15 @@ static int window_advance(pl_op_t *op, pl_ctx_t *ctx)
         return 0;
     s->wm = W;
     s->op = op;
+    s->npend = 0;
     if (ctx->names)
         s->names = ctx->names;
     int rc;
     if (s->type == PL_WINDOW_SEGMENT) {
         if ((rc = wheel_collect(s, &s->sw, &s->scopes, W)) != 0)
             return rc;
-        /* Scopes in id order: the keys they fold are then folded in one order. */
+        /* Markers first: a key's segments depend only on its own scope, so
+         * the order scopes are visited in changes nothing. */
         for (size_t j = 0; j < s->ndue && s->err == 0; j++)
             visit_scope(s, s->due[j], W);
     }
@@ -1612,7 +1651,7 @@ static void window_free(win_t *s)
     free(s->ptmp);
     free(s->kbuf);
     free(s->ebuf);
-    pl_results_fini(&s->pres);
+    free(s->rtmp);
     pw_body_fini(&s->body);
     pl_agg_fini(&s->tmp);
     free(s);
@@ -1657,7 +1696,6 @@ static int window_init(pl_op_t *op, const void *conf, const pl_setup_t *setup, p
     s->names = setup ? setup->names : NULL;
     s->op = op;
     pw_body_init(&s->body);
-    pl_results_init(&s->pres);
     const pl_names_t *nm = s->names;
     if (c->channel && (rc = intern_one(nm ? nm->channels : NULL, "channel", c->channel,
                                        &s->channel, err)) != 0)
@@ -1796,7 +1834,6 @@ static void window_clear(win_t *s)
     wheel_reset(&s->sw);
     s->dirty = NONE;
     s->npend = 0;
-    pl_results_clear(&s->pres);
     s->wm = INT64_MIN;
 }
 

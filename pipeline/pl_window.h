@@ -70,8 +70,10 @@
  *   - otherwise sent to port "late" and counted in cnt.late: also a session
  *     record that would merge sessions or move a fired session's bounds,
  *     and every marker behind the watermark (boundaries are not rewritten).
- * Points whose value is not finite, and points of other channels when
- * `channel` is set (markers aside), are counted in cnt.dropped.
+ * Points whose value is not finite, whose time is beyond +-2^62 ns of the
+ * epoch (before 1824 or after 2116), and points of other channels when
+ * `channel` is set (markers aside) are counted in cnt.dropped, as are
+ * values between segments.
  *
  * State: per key, in a pl_keytab grown geometrically up to max_keys (a new
  * key beyond it is refused: cnt.keys_refused and cnt.dropped). Keys are

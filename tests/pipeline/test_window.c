@@ -25,7 +25,6 @@
 #include "pipeline/pl_batch.h"
 #include "pipeline/pl_op.h"
 #include "pipeline/pl_window.h"
-#include "tests/ingest/data_util.h"
 
 #define SEC INT64_C(1000000000)
 #define MSEC INT64_C(1000000)
@@ -49,7 +48,7 @@ static void teardown(void)
     pw_intern_destroy(g_lab);
 }
 
-TestSuite(pl_window, .init = setup, .fini = teardown, .timeout = 600);
+TestSuite(pl_window, .init = setup, .fini = teardown, .timeout = 300);
 
 static uint32_t intern(pw_intern_t *t, const char *name)
 {
