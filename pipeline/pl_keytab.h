@@ -64,7 +64,7 @@ typedef struct pl_keytab {
 int pl_keytab_init(pl_keytab_t *t, size_t elem_size, size_t initial, size_t max_keys);
 
 /* Free everything; the table is empty afterwards. Entries are not looked at:
- * free what they point to first (pl_keytab_each). */
+ * free what they point to first (iterate 0..pl_keytab_end, pl_keytab_live). */
 void pl_keytab_fini(pl_keytab_t *t);
 
 /* The hash of a key (a full 64-bit mix: keys are small integers). */

@@ -23,6 +23,7 @@
 #include "ingest/ing_format.h"
 #include "ingest/ing_sim.h"
 #include "pipeline/pl_batch.h"
+#include "pipeline/pl_keytab.h"
 #include "pipeline/pl_op.h"
 #include "pipeline/pl_window.h"
 
@@ -2142,4 +2143,82 @@ Test(pl_window, the_definition_describes_the_operator)
     cr_assert_eq(c.allowed_lateness_ms, 0);
     cr_assert_eq(c.naggregates, 3);
     pw_conf_fini(&pl_window_conf_section, &c);
+}
+
+/* ---------------------------------------------------------------------------
+ * The key table the window keeps its state in (other operators reuse it).
+ */
+
+/*
+ * Random inserts and removals of keys 0..n-1 (shaped like keyed points':
+ * small entity and channel ids) in a table of at most max, against a plain
+ * array.
+ */
+static void keytab_against_reference(uint32_t n, uint32_t max, int rounds, uint64_t seed)
+{
+    pl_keytab_t t;
+    cr_assert_eq(pl_keytab_init(&t, 24, 4, max), 0);
+    uint32_t *idx_of = calloc(n, sizeof *idx_of);
+    bool *held = calloc(n, sizeof *held);
+#define TKEY(i) PL_KEY((uint32_t)(i) / 7 + 1, (uint32_t)(i) % 7 + 1)
+    for (int round = 0; round < rounds; round++) {
+        uint32_t i = (uint32_t)(rnd_next(&seed) % n);
+        uint32_t f = pl_keytab_find(&t, TKEY(i));
+        if (held[i]) {
+            cr_assert_eq(f, idx_of[i], "key %u moved", i);
+            cr_assert_eq(pl_keytab_key(&t, f), TKEY(i));
+            cr_assert_eq(*(uint32_t *)pl_keytab_at(&t, f), i, "entry of key %u", i);
+            if (rnd_next(&seed) % 3 == 0) {
+                pl_keytab_remove(&t, f);
+                held[i] = false;
+            }
+        } else {
+            cr_assert_eq(f, PL_KEYTAB_NONE, "key %u found after removal", i);
+            uint32_t x;
+            if (pl_keytab_count(&t) == max) {
+                cr_assert_eq(pl_keytab_insert(&t, TKEY(i), &x), PW_ECAPACITY);
+                continue;
+            }
+            cr_assert_eq(pl_keytab_insert(&t, TKEY(i), &x), 0);
+            cr_assert(pl_keytab_live(&t, x));
+            cr_assert_eq(*(uint32_t *)pl_keytab_at(&t, x), 0, "a new entry is zeroed");
+            *(uint32_t *)pl_keytab_at(&t, x) = i;
+            idx_of[i] = x;
+            held[i] = true;
+        }
+    }
+    size_t nheld = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        nheld += held[i];
+        if (held[i])
+            cr_assert_eq(pl_keytab_find(&t, TKEY(i)), idx_of[i]);
+    }
+    cr_assert_eq(pl_keytab_count(&t), nheld);
+    cr_assert_leq(pl_keytab_end(&t), max, "removed indices are reused");
+    pl_keytab_fini(&t);
+    free(idx_of);
+    free(held);
+#undef TKEY
+}
+
+Test(pl_keytab, holds_finds_and_forgets_keys_like_a_reference)
+{
+    keytab_against_reference(20000, 20000, 200000, 3); /* growth */
+    keytab_against_reference(300, 16, 200000, 4);      /* small and full: runs wrap around */
+    pl_keytab_t t;
+
+    /* Full at max_keys: refused, table unchanged. */
+    cr_assert_eq(pl_keytab_init(&t, 8, 1, 3), 0);
+    uint32_t x;
+    for (uint64_t k = 1; k <= 3; k++)
+        cr_assert_eq(pl_keytab_insert(&t, k, &x), 0);
+    cr_assert_eq(pl_keytab_insert(&t, 4, &x), PW_ECAPACITY);
+    cr_assert_eq(pl_keytab_count(&t), 3);
+    cr_assert_eq(pl_keytab_find(&t, 4), PL_KEYTAB_NONE);
+    pl_keytab_remove(&t, pl_keytab_find(&t, 2));
+    cr_assert_eq(pl_keytab_insert(&t, 4, &x), 0);
+    cr_assert_neq(pl_keytab_find(&t, 1), PL_KEYTAB_NONE);
+    cr_assert_neq(pl_keytab_find(&t, 3), PL_KEYTAB_NONE);
+    pl_keytab_fini(&t);
+    cr_assert_eq(pl_keytab_init(&t, 0, 1, 3), PW_EARG);
 }
