@@ -91,7 +91,8 @@ static const cmd_t commands[] = {
     {"bench", "run benchmarks and print a table (or JSON lines)",
      "usage: pitwall bench [NAME...] [--json] [--dir DIR] [--seconds S]\n"
      "Benchmarks: codec_encode codec_decode log_append log_read lmdb_raw\n"
-     "            lmdb_raw_read sim_race (and the decoders' as they land)\n"
+     "            lmdb_raw_read sim_race decode_ibt decode_ngs udp_ingest\n"
+     "            window_10k_keys window_1m_keys end_to_end\n"
      "--json prints one object per line: {\"name\":..,\"points_per_s\":..,\n"
      "\"p50_us\":..,\"p99_us\":..}. --dir is where the logs are written (default\n"
      "a fresh directory under /tmp, removed afterwards).\n",

@@ -78,6 +78,7 @@ typedef struct pub {
     uint64_t messages, records, malformed, skipped;
     int64_t watermark_ns;
     pw_hist_t e2e;
+    pw_hist_t graph;
     pl_op_counters_t *cnt; /* [nnodes] */
     pw_hist_t *lat;        /* [nnodes] */
 } pub_t;
@@ -109,6 +110,7 @@ typedef struct worker {
     /* local counters, published into pub */
     uint64_t messages, records, malformed, skipped;
     pw_hist_t e2e;
+    pw_hist_t graph;       /* stream append -> message through the graph */
     pw_log_ratelimit_t rl;
     pub_t pub;             /* guarded by p->mu */
 } worker_t;
@@ -404,6 +406,8 @@ static int handle_message(worker_t *w, part_t *pt, const pw_stream_msg_t *m, int
         if ((rc = advance_nodes(w)) != 0)
             return rc;
     }
+    int64_t lat = pw_wall_ns() - m->ts_ns;
+    pw_hist_record(&w->graph, lat > 0 ? (uint64_t)lat : 0);
     return 0;
 }
 
@@ -484,6 +488,7 @@ static void publish(worker_t *w, int64_t watermark)
     w->pub.skipped = w->skipped;
     w->pub.watermark_ns = watermark;
     w->pub.e2e = w->e2e;
+    w->pub.graph = w->graph;
     for (int j = 0; j < p->g->nnodes; j++) {
         w->pub.cnt[j] = w->nodes[j].op.cnt;
         w->pub.lat[j] = w->nodes[j].op.latency;
@@ -814,6 +819,8 @@ static int setup_worker(pl_pipeline_t *p, worker_t *w, const int32_t *partitions
     pl_buf_init(&w->tmp);
     pw_hist_init(&w->e2e);
     pw_hist_init(&w->pub.e2e);
+    pw_hist_init(&w->graph);
+    pw_hist_init(&w->pub.graph);
     if ((rc = st_stream_open_embedded_reader(p->o.stream, &w->reader, err)) != 0)
         return rc;
     if (pw_codec_decoder_create(&w->dec))
@@ -1106,6 +1113,7 @@ int pl_pipeline_stats(pl_pipeline_t *p, pl_stats_t *s)
     s->nops = nn;
     s->workers = p->nworkers;
     pw_hist_init(&s->e2e);
+    pw_hist_init(&s->graph);
     for (int j = 0; j < nn; j++) {
         memset(&ops[j], 0, sizeof ops[j]);
         ops[j].name = p->g->nodes[j].conf->name;
@@ -1124,6 +1132,7 @@ int pl_pipeline_stats(pl_pipeline_t *p, pl_stats_t *s)
         if (w->pub.watermark_ns < s->watermark_ns)
             s->watermark_ns = w->pub.watermark_ns;
         pw_hist_merge(&s->e2e, &w->pub.e2e);
+        pw_hist_merge(&s->graph, &w->pub.graph);
         for (int j = 0; j < nn; j++) {
             pl_op_counters_t *d = &ops[j].cnt;
             const pl_op_counters_t *c = &w->pub.cnt[j];
@@ -1168,10 +1177,13 @@ void pl_stats_print(FILE *f, const pl_stats_t *s, const pl_stats_t *prev, double
     double us = 1e-3;
     fprintf(f, "pipeline: %d workers, %" PRIu64 " records (%.0f/s), %" PRIu64
             " malformed, watermark lag %.0f ms, %" PRIu64 " checkpoints, %" PRIu64
-            " results stored; ingest->sink p50 %.0f us p99 %.0f us; ingest->store p99 %.1f ms\n",
+            " results stored; ingest->graph p50 %.0f us p99 %.0f us; ingest->sink p99 %.0f us; "
+            "ingest->store p99 %.1f ms\n",
             s->workers, s->records, prev ? per_s(s->records, prev->records, dt) : 0.0,
             s->malformed, (double)s->watermark_lag_ns / 1e6, s->checkpoints, s->results_stored,
-            (double)pw_hist_quantile(&s->e2e, 0.5) * us, (double)pw_hist_quantile(&s->e2e, 0.99) * us,
+            (double)pw_hist_quantile(&s->graph, 0.5) * us,
+            (double)pw_hist_quantile(&s->graph, 0.99) * us,
+            (double)pw_hist_quantile(&s->e2e, 0.99) * us,
             (double)pw_hist_quantile(&s->e2e_store, 0.99) / 1e6);
     if (s->nops > 0)
         fprintf(f, "  %-20s %-12s %12s %12s %8s %8s %8s %8s %8s %8s\n", "operator", "op", "in/s",

@@ -96,6 +96,7 @@ typedef struct pl_stats {
     uint64_t results_stored;      /* results committed to the store */
     int64_t watermark_ns;         /* minimum over workers of the sources' */
     int64_t watermark_lag_ns;     /* wall now - watermark at the last round */
+    pw_hist_t graph;              /* stream append -> message through the graph, ns */
     pw_hist_t e2e;                /* stream append -> sink, ns */
     pw_hist_t e2e_store;          /* stream append -> store commit, ns */
     int nops;
