@@ -26,10 +26,11 @@
 #define E2E_CARS 20
 
 static const char *E2E_GRAPH =
+    "workers: 0\n"
     "checkpoint_interval: 500ms\n"
     "batch_records: 1024\n"
     "sources:\n"
-    "  - {name: telemetry, topic: telemetry, disorder: 10ms, idle_timeout: 0}\n"
+    "  - {name: telemetry, topic: telemetry, disorder: 10ms, idle_timeout: 500ms}\n"
     "operators:\n"
     "  - {name: keyed, input: [telemetry], key_by: {by: [entity, channel]}}\n"
     "  - {name: w1s, input: [keyed], window: {type: tumbling, size: 1s, "

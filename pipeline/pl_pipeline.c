@@ -506,12 +506,42 @@ static int64_t worker_watermark(const worker_t *w)
 }
 
 /* Read one round of every partition; *got = messages handled. */
+/*
+ * Watermark alignment: a partition whose event time runs more than its
+ * source's disorder + ALIGN_NS ahead of the slowest partition of that
+ * source that still has data waits a round. Without it a backlog read
+ * round-robin lets a partition of few cars run minutes ahead in event time
+ * while the watermark waits for the busiest one, and every record between
+ * them sits staged in the windows (state and checkpoints grow without bound).
+ */
+#define ALIGN_NS (100 * PW_NS_PER_MS)
+
+static bool part_ahead(const worker_t *w, const part_t *pt, int64_t mono)
+{
+    if (pt->max_ts == PL_WATERMARK_MIN)
+        return false;
+    int64_t slowest = PL_WATERMARK_MAX;
+    for (int i = 0; i < w->nparts; i++) {
+        const part_t *q = &w->parts[i];
+        if (q->source != pt->source || q->at_end || part_idle(w, q, mono))
+            continue;
+        if (q->max_ts < slowest)
+            slowest = q->max_ts;
+    }
+    if (slowest == PL_WATERMARK_MIN || slowest == PL_WATERMARK_MAX)
+        return false;
+    int64_t lead = w->p->c->sources[pt->source].disorder_ms * PW_NS_PER_MS + ALIGN_NS;
+    return pt->max_ts - slowest > lead;
+}
+
 static int read_round(worker_t *w, int64_t mono, size_t *got)
 {
     pw_stream_msg_t msgs[MSGS_PER_READ];
     *got = 0;
     for (int i = 0; i < w->nparts && !w->p->stop; i++) {
         part_t *pt = &w->parts[i];
+        if (part_ahead(w, pt, mono))
+            continue;
         size_t n = 0;
         pw_err_t err = {0};
         int rc = pw_stream_read(w->reader, pt->topic, pt->partition, pt->next, msgs,
