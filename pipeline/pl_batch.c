@@ -62,16 +62,17 @@ int pl_batch_reserve_keys(pl_batch_t *b, size_t n)
     return 0;
 }
 
-/* Room for one more point (and its key). */
-static int grow_points(pl_batch_t *dst)
+int pl_batch_reserve_points(pl_batch_t *b, size_t more)
 {
-    size_t need = dst->pts.n + 1;
-    if (need > dst->pts.cap) {
-        size_t cap = dst->pts.cap ? dst->pts.cap * 2 : 256;
-        if (pw_points_reserve(&dst->pts, cap))
+    size_t need = b->pts.n + more;
+    if (need > b->pts.cap) {
+        size_t cap = b->pts.cap ? b->pts.cap : 256;
+        while (cap < need)
+            cap *= 2;
+        if (pw_points_reserve(&b->pts, cap))
             return -ENOMEM;
     }
-    if (dst->keyed && pl_batch_reserve_keys(dst, dst->pts.cap))
+    if (b->keyed && pl_batch_reserve_keys(b, b->pts.cap))
         return -ENOMEM;
     return 0;
 }
@@ -79,7 +80,7 @@ static int grow_points(pl_batch_t *dst)
 int pl_batch_add_point(pl_batch_t *dst, int64_t ts_ns, uint32_t entity,
                        uint32_t channel, double value, uint64_t key)
 {
-    if (grow_points(dst))
+    if (pl_batch_reserve_points(dst, 1))
         return -ENOMEM;
     size_t j = dst->pts.n++;
     dst->pts.ts_ns[j] = ts_ns;

@@ -98,6 +98,10 @@ void pl_batch_fini(pl_batch_t *b);
 /* Records in the batch (points, frames or results by kind). */
 size_t pl_batch_count(const pl_batch_t *b);
 
+/* Room for `more` points (and their keys when keyed) beyond n, growing
+ * geometrically. 0 or -ENOMEM. */
+int pl_batch_reserve_points(pl_batch_t *b, size_t more);
+
 /* Make key[] hold at least n keys. 0 or -ENOMEM. */
 int pl_batch_reserve_keys(pl_batch_t *b, size_t n);
 

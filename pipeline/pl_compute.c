@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "pipeline/pl_expr.h"
+#include "pipeline/pl_match.h"
 
 static const pw_conf_key_t compute_keys[] = {
     {.name = "expr", .type = PW_CONF_STRING, .offset = offsetof(pl_compute_conf_t, expr),
@@ -31,76 +32,9 @@ const pw_conf_section_t pl_compute_conf_section = {
     .nkeys = PW_CONF_NKEYS(compute_keys),
 };
 
-/* ---- channel names matched by id, lazily (as in filter) ------------------- */
-
-enum { V_UNKNOWN = 0, V_KEEP = 1, V_SKIP = 2 };
-
-typedef struct match {
-    char *const *pat;
-    size_t npat;
-    const pw_intern_t *tab;
-    uint8_t *verdict; /* [cap], V_* per id */
-    size_t cap;
-} match_t;
-
-static bool pattern_matches(const char *pat, const char *name, size_t len)
-{
-    size_t pl = strlen(pat);
-    if (pl > 0 && pat[pl - 1] == '*')
-        return len >= pl - 1 && memcmp(name, pat, pl - 1) == 0;
-    return len == pl && memcmp(name, pat, pl) == 0;
-}
-
-static int match_slow(match_t *m, uint32_t id)
-{
-    if (id >= m->cap) {
-        size_t cap = m->cap ? m->cap : 64;
-        while (cap <= id)
-            cap *= 2;
-        uint8_t *v = realloc(m->verdict, cap);
-        if (v == NULL)
-            return -ENOMEM;
-        memset(v + m->cap, V_UNKNOWN, cap - m->cap);
-        m->verdict = v;
-        m->cap = cap;
-    }
-    const char *name = pw_intern_name(m->tab, id);
-    if (name == NULL)
-        return 0;
-    size_t len = pw_intern_len(m->tab, id);
-    bool keep = false;
-    for (size_t k = 0; k < m->npat && !keep; k++)
-        keep = pattern_matches(m->pat[k], name, len);
-    m->verdict[id] = keep ? V_KEEP : V_SKIP;
-    return keep;
-}
-
-static inline int match_id(match_t *m, uint32_t id)
-{
-    if (m->npat == 0)
-        return 1;
-    if (id < m->cap && m->verdict[id] != V_UNKNOWN)
-        return m->verdict[id] == V_KEEP;
-    return match_slow(m, id);
-}
-
-static int match_init(match_t *m, char *const *pat, size_t npat, const pw_intern_t *tab)
-{
-    memset(m, 0, sizeof *m);
-    m->pat = pat;
-    m->npat = npat;
-    m->tab = tab;
-    for (size_t id = npat ? pw_intern_count(tab) : 0; id >= 1; id--)
-        if (match_slow(m, (uint32_t)id) < 0)
-            return -ENOMEM;
-    return 0;
-}
-
-/* ---- the operator ----------------------------------------------------------- */
-
 typedef struct compute {
     pl_expr_t expr;
-    match_t from;
+    pl_match_t from;
     uint32_t channel; /* output channel, 0 = the input's */
     bool keep;
 } compute_t;
@@ -123,15 +57,9 @@ static int check_conf(const pl_compute_conf_t *c, pw_err_t *err)
     if (c->keep && !has_channel(c))
         return pw_err_set(err, PW_ECONF, "compute: keep: true needs a channel (the computed "
                           "point would repeat the input's channel)");
-    for (size_t k = 0; k < c->nfrom; k++) {
-        const char *s = c->from[k];
-        if (s == NULL || !s[0])
-            return pw_err_set(err, PW_ECONF, "compute: from: an empty name");
-        const char *star = strchr(s, '*');
-        if (star && star[1] != '\0')
-            return pw_err_set(err, PW_ECONF, "compute: from: '%s': '*' may only end a pattern",
-                              s);
-    }
+    int mrc = pl_match_check("compute", "from", c->from, c->nfrom, err);
+    if (mrc)
+        return mrc;
     pl_expr_t e;
     int rc = pl_expr_compile(c->expr, &e, err);
     if (rc)
@@ -185,7 +113,7 @@ static int compute_init(pl_op_t *op, const void *conf, const pl_setup_t *setup, 
         compute_close(op);
         return pw_err_set(err, rc, "compute: channel '%s': %s", c->channel, pw_strerror(rc));
     }
-    if (match_init(&s->from, c->from, c->nfrom, c->nfrom ? setup->names->channels : NULL)) {
+    if (pl_match_init(&s->from, c->from, c->nfrom, c->nfrom ? setup->names->channels : NULL)) {
         compute_close(op);
         return pw_err_set(err, -ENOMEM, "compute: out of memory");
     }
@@ -193,21 +121,6 @@ static int compute_init(pl_op_t *op, const void *conf, const pl_setup_t *setup, 
         compute_close(op);
         return pw_err_prefix(err, rc, "compute: expr: ");
     }
-    return 0;
-}
-
-static int reserve_points(pl_batch_t *b, size_t more)
-{
-    size_t need = b->pts.n + more;
-    if (need > b->pts.cap) {
-        size_t cap = b->pts.cap ? b->pts.cap : 256;
-        while (cap < need)
-            cap *= 2;
-        if (pw_points_reserve(&b->pts, cap))
-            return -ENOMEM;
-    }
-    if (b->keyed && pl_batch_reserve_keys(b, b->pts.cap))
-        return -ENOMEM;
     return 0;
 }
 
@@ -219,14 +132,14 @@ static int compute_process(pl_op_t *op, int input, const pl_batch_t *in, pl_ctx_
     (void)input, (void)ctx;
     if (p->n == 0)
         return 0;
-    if (reserve_points(out, s->keep ? 2 * p->n : p->n))
+    if (pl_batch_reserve_points(out, s->keep ? 2 * p->n : p->n))
         return -ENOMEM;
     pw_points_t *o = &out->pts;
     size_t j = o->n;
     bool keyed = out->keyed, in_keyed = in->keyed, uses_t = s->expr.uses_t;
     for (size_t i = 0; i < p->n; i++) {
         uint64_t key = in_keyed ? in->key[i] : 0;
-        int r = match_id(&s->from, p->channel[i]);
+        int r = pl_match_id(&s->from, p->channel[i]);
         if (r < 0)
             return r;
         if (r == 0 || s->keep) {

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "pipeline/pl_expr.h"
+#include "pipeline/pl_match.h"
 
 static const pw_conf_key_t filter_keys[] = {
     {.name = "channels", .type = PW_CONF_STRLIST,
@@ -36,103 +37,10 @@ const pw_conf_section_t pl_filter_conf_section = {
     .nkeys = PW_CONF_NKEYS(filter_keys),
 };
 
-/* ---- names matched by id, lazily ------------------------------------------ */
-
-enum { V_UNKNOWN = 0, V_KEEP = 1, V_SKIP = 2 };
-
-typedef struct match {
-    char *const *pat;        /* borrowed from the configuration */
-    size_t npat;
-    const pw_intern_t *tab;  /* the name table ids come from */
-    uint8_t *verdict;        /* [cap], V_* per id */
-    size_t cap;
-} match_t;
-
-static bool pattern_matches(const char *pat, const char *name, size_t len)
-{
-    size_t pl = strlen(pat);
-    if (pl > 0 && pat[pl - 1] == '*')
-        return len >= pl - 1 && memcmp(name, pat, pl - 1) == 0;
-    return len == pl && memcmp(name, pat, pl) == 0;
-}
-
-/* The verdict for an id not cached yet; grows the cache. 1, 0 or -ENOMEM. */
-static int match_slow(match_t *m, uint32_t id)
-{
-    if (id >= m->cap) {
-        size_t cap = m->cap ? m->cap : 64;
-        while (cap <= id)
-            cap *= 2;
-        uint8_t *v = realloc(m->verdict, cap);
-        if (v == NULL)
-            return -ENOMEM;
-        memset(v + m->cap, V_UNKNOWN, cap - m->cap);
-        m->verdict = v;
-        m->cap = cap;
-    }
-    const char *name = pw_intern_name(m->tab, id);
-    if (name == NULL)
-        return 0; /* not named yet: ask again next time */
-    size_t len = pw_intern_len(m->tab, id);
-    bool keep = false;
-    for (size_t k = 0; k < m->npat && !keep; k++)
-        keep = pattern_matches(m->pat[k], name, len);
-    m->verdict[id] = keep ? V_KEEP : V_SKIP;
-    return keep;
-}
-
-/* 1 when id passes, 0 when not, -ENOMEM. */
-static inline int match_id(match_t *m, uint32_t id)
-{
-    if (m->npat == 0)
-        return 1;
-    if (id < m->cap && m->verdict[id] != V_UNKNOWN)
-        return m->verdict[id] == V_KEEP;
-    return match_slow(m, id);
-}
-
-/* Resolve every name the table holds now, so the steady state never misses. */
-static int match_init(match_t *m, char *const *pat, size_t npat, const pw_intern_t *tab)
-{
-    memset(m, 0, sizeof *m);
-    m->pat = pat;
-    m->npat = npat;
-    m->tab = tab;
-    if (npat == 0)
-        return 0;
-    size_t n = pw_intern_count(tab);
-    for (size_t id = n; id >= 1; id--) /* the largest first: one allocation */
-        if (match_slow(m, (uint32_t)id) < 0)
-            return -ENOMEM;
-    return 0;
-}
-
-static void match_fini(match_t *m)
-{
-    free(m->verdict);
-    m->verdict = NULL;
-    m->cap = 0;
-}
-
-/* A pattern may end in '*' and hold no other. */
-static int check_patterns(const char *key, char *const *pat, size_t n, pw_err_t *err)
-{
-    for (size_t k = 0; k < n; k++) {
-        const char *s = pat[k];
-        if (s == NULL || !s[0])
-            return pw_err_set(err, PW_ECONF, "filter: %s: an empty name", key);
-        const char *star = strchr(s, '*');
-        if (star && star[1] != '\0')
-            return pw_err_set(err, PW_ECONF, "filter: %s: '%s': '*' may only end a pattern",
-                              key, s);
-    }
-    return 0;
-}
-
 /* ---- the operator ----------------------------------------------------------- */
 
 typedef struct filter {
-    match_t ch, ent;
+    pl_match_t ch, ent;
     pl_expr_t where;
     bool has_where;
     bool drop_nan;
@@ -157,9 +65,9 @@ static int filter_check(const void *conf, const pl_port_type_t *in, int nin,
     if (in[0].kind != PL_POINTS)
         return pw_err_set(err, PW_ECONF, "filter: input 1 carries %s; filter takes points",
                           kind_name(in[0].kind));
-    int rc = check_patterns("channels", c->channels, c->nchannels, err);
+    int rc = pl_match_check("filter", "channels", c->channels, c->nchannels, err);
     if (rc == 0)
-        rc = check_patterns("entities", c->entities, c->nentities, err);
+        rc = pl_match_check("filter", "entities", c->entities, c->nentities, err);
     if (rc)
         return rc;
     if (has_where(c)) {
@@ -177,8 +85,8 @@ static void filter_close(pl_op_t *op)
     filter_t *f = op->state;
     if (f == NULL)
         return;
-    match_fini(&f->ch);
-    match_fini(&f->ent);
+    pl_match_fini(&f->ch);
+    pl_match_fini(&f->ent);
     pl_expr_fini(&f->where);
     free(f);
     op->state = NULL;
@@ -187,9 +95,9 @@ static void filter_close(pl_op_t *op)
 static int filter_init(pl_op_t *op, const void *conf, const pl_setup_t *setup, pw_err_t *err)
 {
     const pl_filter_conf_t *c = conf;
-    int rc = check_patterns("channels", c->channels, c->nchannels, err);
+    int rc = pl_match_check("filter", "channels", c->channels, c->nchannels, err);
     if (rc == 0)
-        rc = check_patterns("entities", c->entities, c->nentities, err);
+        rc = pl_match_check("filter", "entities", c->entities, c->nentities, err);
     if (rc)
         return rc;
     if ((c->nchannels && (!setup->names || !setup->names->channels)) ||
@@ -200,9 +108,9 @@ static int filter_init(pl_op_t *op, const void *conf, const pl_setup_t *setup, p
         return pw_err_set(err, -ENOMEM, "filter: out of memory");
     op->state = f;
     f->drop_nan = c->drop_nan;
-    if (match_init(&f->ch, c->channels, c->nchannels,
+    if (pl_match_init(&f->ch, c->channels, c->nchannels,
                    c->nchannels ? setup->names->channels : NULL) ||
-        match_init(&f->ent, c->entities, c->nentities,
+        pl_match_init(&f->ent, c->entities, c->nentities,
                    c->nentities ? setup->names->entities : NULL)) {
         filter_close(op);
         return pw_err_set(err, -ENOMEM, "filter: out of memory");
@@ -217,22 +125,6 @@ static int filter_init(pl_op_t *op, const void *conf, const pl_setup_t *setup, p
     return 0;
 }
 
-/* Room for more points in b (and keys when keyed), growing geometrically. */
-static int reserve_points(pl_batch_t *b, size_t more)
-{
-    size_t need = b->pts.n + more;
-    if (need > b->pts.cap) {
-        size_t cap = b->pts.cap ? b->pts.cap : 256;
-        while (cap < need)
-            cap *= 2;
-        if (pw_points_reserve(&b->pts, cap))
-            return -ENOMEM;
-    }
-    if (b->keyed && pl_batch_reserve_keys(b, b->pts.cap))
-        return -ENOMEM;
-    return 0;
-}
-
 static int filter_process(pl_op_t *op, int input, const pl_batch_t *in, pl_ctx_t *ctx)
 {
     filter_t *f = op->state;
@@ -241,15 +133,15 @@ static int filter_process(pl_op_t *op, int input, const pl_batch_t *in, pl_ctx_t
     (void)input, (void)ctx;
     if (p->n == 0)
         return 0;
-    if (reserve_points(out, p->n))
+    if (pl_batch_reserve_points(out, p->n))
         return -ENOMEM;
     pw_points_t *o = &out->pts;
     size_t j = o->n;
     bool keyed = out->keyed, in_keyed = in->keyed;
     for (size_t i = 0; i < p->n; i++) {
-        int r = match_id(&f->ch, p->channel[i]);
+        int r = pl_match_id(&f->ch, p->channel[i]);
         if (r > 0)
-            r = match_id(&f->ent, p->entity[i]);
+            r = pl_match_id(&f->ent, p->entity[i]);
         if (r <= 0) {
             if (r < 0)
                 return r;

@@ -327,21 +327,6 @@ static size_t find_match(const join_t *s, uint32_t entity, int64_t ts)
 
 /* ---- emitting --------------------------------------------------------------- */
 
-static int reserve_points(pl_batch_t *b, size_t more)
-{
-    size_t need = b->pts.n + more;
-    if (need > b->pts.cap) {
-        size_t cap = b->pts.cap ? b->pts.cap : 256;
-        while (cap < need)
-            cap *= 2;
-        if (pw_points_reserve(&b->pts, cap))
-            return -ENOMEM;
-    }
-    if (b->keyed && pl_batch_reserve_keys(b, b->pts.cap))
-        return -ENOMEM;
-    return 0;
-}
-
 static inline void put(pl_batch_t *b, int64_t ts, uint32_t entity, uint32_t channel,
                        double value, uint64_t key)
 {
@@ -357,7 +342,7 @@ static inline void put(pl_batch_t *b, int64_t ts, uint32_t entity, uint32_t chan
 /* Emit p and what it joins. */
 static int emit(join_t *s, pl_batch_t *out, const pend_t *p)
 {
-    if (reserve_points(out, 1 + (size_t)s->nf))
+    if (pl_batch_reserve_points(out, 1 + (size_t)s->nf))
         return -ENOMEM;
     put(out, p->ts, p->entity, p->channel, p->value, p->key);
     size_t o = find_match(s, p->entity, p->ts);
