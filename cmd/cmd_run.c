@@ -68,7 +68,7 @@ static int feed_main(const char *label, int argc, char **argv)
     app_conf_flags_t flags = {0};
     app_feed_opts_t fo = {.label = label};
     const char *topic = NULL, *rate = NULL, *cars = NULL, *seed = NULL;
-    int game = 0, pl_stats = 0;
+    int game = 0, pl_stats = 0, pl_reset = 0;
     const char *udp = NULL, *tcp = NULL;
     for (int i = 1; i < argc; i++) {
         int t = app_conf_take_flag(&flags, argc, argv, &i, label);
@@ -84,6 +84,8 @@ static int feed_main(const char *label, int argc, char **argv)
                                        argv[i]);
         } else if (!strcmp(label, "run") && !strcmp(a, "--stats")) {
             pl_stats = 1;
+        } else if (!strcmp(label, "run") && !strcmp(a, "--reset")) {
+            pl_reset = 1;
         } else if (!strcmp(label, "sim") && !strcmp(a, "--race")) {
             /* The only simulation so far. */
         } else if (!strcmp(label, "sim") && !strcmp(a, "--game")) {
@@ -158,7 +160,7 @@ static int feed_main(const char *label, int argc, char **argv)
         rc = app_stream_open(&c, &names, 0, 1, &s, &err);
     }
     if (rc == 0 && !strcmp(label, "run") && c.pipeline.enabled && c.pipeline.noperators > 0) {
-        app_pipeline_opts_t po = {0};
+        app_pipeline_opts_t po = {.reset = pl_reset != 0};
         rc = app_pipeline_open(&c, &names, s, &po, &ap, &err);
         if (rc == 0)
             rc = app_pipeline_start(ap, &err);

@@ -9,13 +9,17 @@
 #include "cmd/cmd.h"
 
 static const cmd_t commands[] = {
-    {"run", "all in one process: simulator -> stream log (-> pipeline -> store -> api)",
+    {"run", "all in one process: simulator -> stream log -> pipeline -> store (-> api)",
      "usage: pitwall run [--conf FILE] [--data-dir DIR] [--set KEY=VALUE]...\n"
-     "                   [--duration SECONDS]\n"
+     "                   [--duration SECONDS] [--stats] [--reset]\n"
      "Runs Pitwall on one machine from the configuration (default\n"
-     "conf/pitwall.yaml): the simulator writes points into the embedded stream\n"
-     "log at sim.rate_pps and a line of rates is printed every second until\n"
-     "Ctrl-C (or --duration), which stops it cleanly.\n",
+     "conf/pitwall.yaml): the race simulator writes points into the embedded\n"
+     "stream log at sim.rate_pps (and a football game into run.game_topic), the\n"
+     "pipeline's graph reads them and keeps its results in data_dir/store, and\n"
+     "a line of rates is printed every run.stats_interval (--stats: a line per\n"
+     "operator too) until Ctrl-C (or --duration), which stops it cleanly.\n"
+     "The pipeline resumes from its last checkpoint; --reset starts it over\n"
+     "(needed after the graph changed).\n",
      cmd_run_main, NULL},
     {"edge", "ingest + durable spool + forward when the uplink is up",
      "usage: pitwall edge --conf FILE\n", NULL, "the edge issue"},
