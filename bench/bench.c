@@ -27,6 +27,11 @@ const bench_def_t bench_table[] = {
     {"window_1m_keys", "key_by + 1 s tumbling mean over 1M keys, one worker",
      bench_window_1m_keys},
     {"end_to_end", "simulator -> log -> graph -> store, every worker", bench_end_to_end},
+    {"model_fuel", "fuel burn operator, cost per telemetry sample", bench_model_fuel},
+    {"model_pressure", "pressure alert operator, cost per 23-object frame",
+     bench_model_pressure},
+    {"model_events", "event classifier operator, cost per 23-object frame",
+     bench_model_events},
 };
 const size_t bench_count = sizeof bench_table / sizeof bench_table[0];
 

@@ -5,12 +5,14 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/pw_fs.h"
 #include "core/pw_log.h"
 #include "core/pw_time.h"
+#include "models/md_coef.h"
 #include "store/st_results.h"
 
 /* Most bytes of stream-sink batches waiting for the owner thread. */
@@ -23,6 +25,15 @@ typedef struct queued {
     uint8_t data[];
 } queued_t;
 
+/* Set by SIGHUP: reload every model's coefficients now. */
+static volatile sig_atomic_t reload_requested;
+
+static void on_sighup(int sig)
+{
+    (void)sig;
+    reload_requested = 1;
+}
+
 struct app_pipeline {
     st_results_t *store;
     pl_pipeline_t *pl;
@@ -33,6 +44,7 @@ struct app_pipeline {
     pl_stats_t prev;
     int64_t prev_ns;
     bool have_prev;
+    int64_t next_reload_ns;
 };
 
 void app_store_dir(const app_conf_t *c, char *buf, size_t len)
@@ -98,6 +110,10 @@ int app_pipeline_open(const app_conf_t *c, app_names_t *names, pw_stream_t *s,
     if (ap == NULL)
         return pw_err_set(err, -ENOMEM, "out of memory");
     pthread_mutex_init(&ap->mu, NULL);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sighup;
+    sigaction(SIGHUP, &sa, NULL);
     char dir[4096];
     app_store_dir(c, dir, sizeof dir);
     st_results_opts_t so = st_results_opts_default();
@@ -164,8 +180,27 @@ static int drain(app_pipeline_t *ap, pw_stream_t *s, pw_err_t *err)
     return rc;
 }
 
+/* Model files that changed (every second) or all of them (SIGHUP). */
+static void reload_models(app_pipeline_t *ap)
+{
+    int64_t now = pw_mono_ns();
+    bool force = reload_requested != 0;
+    if (!force && now < ap->next_reload_ns)
+        return;
+    reload_requested = 0;
+    ap->next_reload_ns = now + PW_NS_PER_S;
+    int n = 0;
+    pw_err_t err = {0};
+    if (md_coef_poll(force, &n, &err) != 0)
+        pw_log(PW_LOG_WARN, "models: %s", err.msg);
+    if (n > 0)
+        pw_log(PW_LOG_INFO, "models: %d model file%s reloaded%s", n, n == 1 ? "" : "s",
+               force ? " (SIGHUP)" : "");
+}
+
 int app_pipeline_tick(app_pipeline_t *ap, pw_stream_t *s, app_names_t *names, pw_err_t *err)
 {
+    reload_models(ap);
     int rc = drain(ap, s, err);
     if (rc == 0)
         rc = app_names_load(names, s, err);

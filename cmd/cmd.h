@@ -25,6 +25,8 @@ int cmd_bench_main(int argc, char **argv);
 int cmd_config_main(int argc, char **argv);
 int cmd_pipeline_main(int argc, char **argv);
 int cmd_ops_main(int argc, char **argv);
+int cmd_train_main(int argc, char **argv);
+int cmd_eval_main(int argc, char **argv);
 
 /* Print a usage error for cmd and return exit code 2. */
 int cmd_usage_error(const char *cmd, const char *fmt, ...)

@@ -20,11 +20,14 @@
 #include <stdio.h>
 
 #include "pipeline/pl_compute.h"
+#include "pipeline/pl_events.h"
 #include "pipeline/pl_filter.h"
 #include "pipeline/pl_frame_points.h"
+#include "pipeline/pl_fuel.h"
 #include "pipeline/pl_join.h"
 #include "pipeline/pl_key_by.h"
 #include "pipeline/pl_op.h"
+#include "pipeline/pl_pressure.h"
 #include "pipeline/pl_sink.h"
 #include "pipeline/pl_window.h"
 
@@ -47,6 +50,12 @@ typedef struct pl_node_conf {
     int frame_points_line;
     pl_join_conf_t join;
     int join_line;
+    pl_fuel_conf_t fuel;
+    int fuel_line;
+    pl_pressure_conf_t pressure;
+    int pressure_line;
+    pl_events_conf_t events;
+    int events_line;
     pl_sink_store_conf_t store;
     int store_line;
     pl_sink_stream_conf_t stream;

@@ -1,0 +1,1382 @@
+/*
+ * md_events: frame summaries, features, gates, peak picking, fit, model
+ * file, train and eval of the event classifier. See md_events.h and
+ * docs/models-events.md.
+ */
+#include "models/md_events.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <gsl/gsl_errno.h>
+#include <gsl/gsl_matrix.h>
+#include <gsl/gsl_multifit.h>
+#include <gsl/gsl_vector.h>
+#include <jansson.h>
+
+#include "ingest/ing_format.h"
+
+#define NS_PER_S 1e9
+#define MAX_FILE_BYTES ((size_t)256 << 20)
+#define FORMAT_VERSION 1
+#define L2_LAMBDA 1.0
+#define IRLS_MAX_ITER 50
+#define FIELD_W_YD 53.3f
+#define DEF_NEAR_YD 1.5f
+#define HANDOFF_WINDOW_S 4.0
+#define NT MD_EVENTS_NT
+#define NF MD_EVENTS_NF
+#define RMASK (MD_EVENTS_RING - 1)
+
+const char *const md_events_type_names[NT] = {
+    "ball_snap", "pass_forward", "pass_arrived", "handoff", "first_contact",
+    "tackle", "qb_sack", "out_of_bounds", "touchdown",
+};
+
+const char *const md_events_feature_names[NF] = {
+    "ball_speed", "ball_dspeed_c", "ball_dspeed_ahead", "ball_dspeed_behind",
+    "near_dist", "near_dist_ahead", "near_dist_behind", "def_near", "def_near_change",
+    "def_dist", "def_dist_ahead", "carrier_speed", "carrier_dspeed_ahead", "mean_speed",
+    "mean_dspeed", "sideline_margin", "ball_out", "ball_went_out", "goal_margin",
+    "ball_entered_endzone", "t_since_snap", "t_since_pass", "near_is_offense",
+    "advance_yd", "carrier_changed", "near_gap",
+};
+
+static const char *const feature_desc[NF] = {
+    "ball speed at frame c, yd/s, capped at 40",
+    "ball speed at c+1 minus at c-1, yd/s",
+    "ball speed at c+2 minus at c",
+    "ball speed at c minus at c-2",
+    "distance from the ball to the nearest player at c, yd, capped at 10",
+    "near_dist at c+2 minus at c",
+    "near_dist at c minus at c-2",
+    "defenders (not the nearest player's team before the snap, not the offense after) "
+    "within 1.5 yd of the ball at c, capped at 5",
+    "def_near at c+1 minus at c-1",
+    "distance from the ball to the nearest defender at c, yd, capped at 10",
+    "def_dist at c+2 minus at c",
+    "speed of the player nearest the ball at c, yd/s",
+    "carrier_speed at c+2 minus at c",
+    "mean speed of the players at c, yd/s",
+    "mean_speed at c+2 minus at c-2",
+    "ball distance inside the nearer sideline at c, yd, in [-5, 10]",
+    "1 when the ball is outside the sidelines at c",
+    "ball_out at c minus at c-2",
+    "yards from the ball to the goal line the offense attacks at c, in [-5, 30] (30 before "
+    "the snap)",
+    "1 when the ball is in that end zone at c and was not at c-2 (after the snap)",
+    "time since the snap, s, in [0, 10] (0 before)",
+    "time since the pass, s, in [0, 10] (0 before)",
+    "1 when the nearest player is on the offense",
+    "ball position past the line of scrimmage along the attack, yd, in [-20, 60]",
+    "1 when the nearest player at c+2 is not the one at c-2",
+    "second nearest minus nearest player distance at c, yd, capped at 10",
+};
+
+/* ---- labels and split --------------------------------------------------- */
+
+int md_events_labels_resolve(pw_intern_t *labels, bool add, md_events_labels_t *out)
+{
+    memset(out, 0, sizeof *out);
+    for (int k = 0; k <= NT; k++) {
+        const char *name = k < NT ? md_events_type_names[k] : "qb_strip_sack";
+        uint32_t id = 0;
+        int rc = add ? pw_intern_add(labels, name, strlen(name), &id)
+                     : pw_intern_find(labels, name, strlen(name), &id);
+        if (rc && (add || rc != PW_ENOTFOUND))
+            return rc;
+        if (k < NT)
+            out->id[k] = rc ? 0 : id;
+        else
+            out->strip_sack = rc ? 0 : id;
+    }
+    return 0;
+}
+
+int md_events_is_validation(const char *path)
+{
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    const char *p = strchr(base, '_');
+    p = p ? strchr(p + 1, '_') : NULL;
+    if (p == NULL)
+        return -1;
+    char *end;
+    errno = 0;
+    unsigned long long g = strtoull(p + 1, &end, 10);
+    if (errno || end == p + 1 || *end != '_')
+        return -1;
+    return g % 5 == 0;
+}
+
+/* Whether frame summary fr carries the label of type t. */
+static bool fr_has(const md_events_frame_t *fr, const md_events_labels_t *L, int t)
+{
+    for (int l = 0; l < PW_FRAME_LABELS; l++) {
+        uint32_t id = fr->label[l];
+        if (id == PW_LABEL_NONE)
+            continue;
+        if (id == L->id[t] || (t == MD_EV_SACK && id == L->strip_sack && id))
+            return true;
+    }
+    return false;
+}
+
+/* ---- per-frame path ------------------------------------------------------- */
+
+void md_events_play_init(md_events_play_t *p, uint64_t session)
+{
+    memset(p, 0, sizeof *p);
+    p->session = session;
+    p->last_ns = INT64_MIN;
+    p->offense = PW_TEAM_UNKNOWN;
+    p->dirx = 1.0f;
+}
+
+static double clampd(double v, double lo, double hi)
+{
+    return v < lo ? lo : v > hi ? hi : v;
+}
+
+/* Summarise frame i of f into fr (the play's ball is held when missing). */
+static void summarise(md_events_play_t *p, const pw_frames_t *f, size_t i,
+                      md_events_frame_t *fr)
+{
+    memset(fr, 0, sizeof *fr);
+    fr->ts_ns = f->ts_ns[i];
+    for (int l = 0; l < PW_FRAME_LABELS; l++)
+        fr->label[l] = f->label[i * PW_FRAME_LABELS + l];
+    size_t o0 = f->first[i], o1 = o0 + f->nobj[i];
+    bool ball = false;
+    for (size_t o = o0; o < o1; o++)
+        if (f->team[o] == PW_TEAM_BALL) {
+            if (isfinite(f->x[o]) && isfinite(f->y[o])) {
+                p->bx = f->x[o];
+                p->by = f->y[o];
+                p->bs = isfinite(f->speed[o]) && f->speed[o] >= 0 ? f->speed[o] : 0.0f;
+                p->have_ball = ball = true;
+            }
+            break;
+        }
+    fr->degraded = !ball;
+    fr->bx = p->bx;
+    fr->by = p->by;
+    fr->bs = p->bs;
+    /* Nearest two players. */
+    float d1 = 99.0f, d2 = 99.0f, s1 = 0.0f, ssum = 0.0f;
+    uint32_t e1 = 0, e2 = 0;
+    uint8_t t1 = PW_TEAM_UNKNOWN;
+    int nval = 0, nspeed = 0;
+    for (size_t o = o0; o < o1; o++) {
+        if (f->team[o] == PW_TEAM_BALL || !isfinite(f->x[o]) || !isfinite(f->y[o]))
+            continue;
+        nval++;
+        if (isfinite(f->speed[o])) {
+            ssum += f->speed[o];
+            nspeed++;
+        }
+        float d = hypotf(f->x[o] - p->bx, f->y[o] - p->by);
+        if (d < d1) {
+            d2 = d1;
+            e2 = e1;
+            d1 = d;
+            e1 = f->entity[o];
+            t1 = f->team[o];
+            s1 = isfinite(f->speed[o]) ? f->speed[o] : 0.0f;
+        } else if (d < d2) {
+            d2 = d;
+            e2 = f->entity[o];
+        }
+    }
+    if (nval < 2 || !p->have_ball)
+        fr->degraded = true;
+    fr->d1 = d1 < 10.0f ? d1 : 10.0f;
+    fr->d2 = d2 < 20.0f ? d2 : 20.0f;
+    fr->near[0] = e1;
+    fr->near[1] = e2;
+    fr->near_team = t1;
+    fr->carrier_speed = s1;
+    fr->mean_speed = nspeed ? ssum / (float)nspeed : 0.0f;
+    /* Defenders: the team that is not the offense (the carrier's before the snap). */
+    uint8_t off = p->done[MD_EV_SNAP] ? p->offense : t1;
+    float dd = 10.0f, offx = 0.0f;
+    int ndef = 0, noff = 0;
+    for (size_t o = o0; o < o1; o++) {
+        uint8_t tm = f->team[o];
+        if ((tm != PW_TEAM_HOME && tm != PW_TEAM_AWAY) || !isfinite(f->x[o]) ||
+            !isfinite(f->y[o]))
+            continue;
+        if (tm == off) {
+            offx += f->x[o];
+            noff++;
+            continue;
+        }
+        float d = hypotf(f->x[o] - p->bx, f->y[o] - p->by);
+        if (d < dd)
+            dd = d;
+        if (d <= DEF_NEAR_YD)
+            ndef++;
+    }
+    fr->dd = dd;
+    fr->ndef = (float)(ndef < 5 ? ndef : 5);
+    fr->off_x = noff ? offx / (float)noff : p->bx;
+}
+
+/* Frame c+k of the ring, clamped to the frames pushed. */
+static const md_events_frame_t *at(const md_events_play_t *p, uint64_t c, int k)
+{
+    int64_t j = (int64_t)c + k;
+    if (j < 0)
+        j = 0;
+    if (j > (int64_t)p->n - 1)
+        j = (int64_t)p->n - 1;
+    if ((int64_t)p->n - j > MD_EVENTS_RING) /* cannot happen: ring holds the window */
+        j = (int64_t)p->n - MD_EVENTS_RING;
+    return &p->ring[(uint64_t)j & RMASK];
+}
+
+static double side_margin(const md_events_frame_t *f)
+{
+    double m = f->by < FIELD_W_YD - f->by ? f->by : FIELD_W_YD - f->by;
+    return clampd(m, -5.0, 10.0);
+}
+
+static double goal_margin(const md_events_play_t *p, const md_events_frame_t *f)
+{
+    if (!p->done[MD_EV_SNAP])
+        return 30.0;
+    double g = p->dirx > 0 ? 110.0 - f->bx : f->bx - 10.0;
+    return clampd(g, -5.0, 30.0);
+}
+
+static void features(const md_events_play_t *p, uint64_t c, double *x)
+{
+    const md_events_frame_t *m2 = at(p, c, -2), *m1 = at(p, c, -1), *f0 = at(p, c, 0),
+                            *p1 = at(p, c, 1), *p2 = at(p, c, 2);
+    x[0] = clampd(f0->bs, 0, 40);
+    x[1] = clampd(p1->bs, 0, 40) - clampd(m1->bs, 0, 40);
+    x[2] = clampd(p2->bs, 0, 40) - x[0];
+    x[3] = x[0] - clampd(m2->bs, 0, 40);
+    x[4] = f0->d1;
+    x[5] = p2->d1 - f0->d1;
+    x[6] = f0->d1 - m2->d1;
+    x[7] = f0->ndef;
+    x[8] = p1->ndef - m1->ndef;
+    x[9] = f0->dd;
+    x[10] = p2->dd - f0->dd;
+    x[11] = clampd(f0->carrier_speed, 0, 15);
+    x[12] = clampd(p2->carrier_speed, 0, 15) - x[11];
+    x[13] = f0->mean_speed;
+    x[14] = p2->mean_speed - m2->mean_speed;
+    x[15] = side_margin(f0);
+    x[16] = x[15] <= 0 ? 1.0 : 0.0;
+    x[17] = x[16] - (side_margin(m2) <= 0 ? 1.0 : 0.0);
+    x[18] = goal_margin(p, f0);
+    bool snapped = p->done[MD_EV_SNAP];
+    x[19] = snapped && x[18] <= 0 && goal_margin(p, m2) > 0 ? 1.0 : 0.0;
+    x[20] = snapped ? clampd((double)(f0->ts_ns - p->at_ns[MD_EV_SNAP]) / NS_PER_S, 0, 10) : 0;
+    x[21] = p->done[MD_EV_PASS]
+                ? clampd((double)(f0->ts_ns - p->at_ns[MD_EV_PASS]) / NS_PER_S, 0, 10)
+                : 0;
+    x[22] = f0->near_team == (snapped ? p->offense : f0->near_team) ? 1.0 : 0.0;
+    x[23] = snapped ? clampd((f0->bx - p->los_x) * p->dirx, -20, 60) : 0.0;
+    x[24] = p2->near[0] != m2->near[0] ? 1.0 : 0.0;
+    x[25] = clampd(f0->d2 - f0->d1, 0, 10);
+}
+
+/* Which types may happen at frame c, from the play's state. */
+static void gates(const md_events_play_t *p, const md_events_frame_t *f0, bool *g)
+{
+    const bool *d = p->done;
+    bool snapped = d[MD_EV_SNAP];
+    bool over = d[MD_EV_TACKLE] || d[MD_EV_OOB] || d[MD_EV_TD] || d[MD_EV_SACK];
+    bool in_air = d[MD_EV_PASS] && !d[MD_EV_ARRIVED];
+    double since = snapped ? (double)(f0->ts_ns - p->at_ns[MD_EV_SNAP]) / NS_PER_S : 0;
+    g[MD_EV_SNAP] = !snapped;
+    /* Not closed by a tackle or sack: one false end would hide the pass. */
+    g[MD_EV_PASS] = snapped && !d[MD_EV_PASS];
+    g[MD_EV_ARRIVED] = d[MD_EV_PASS] && !d[MD_EV_ARRIVED];
+    g[MD_EV_HANDOFF] = snapped && !d[MD_EV_HANDOFF] && !d[MD_EV_PASS] &&
+                       since < HANDOFF_WINDOW_S;
+    /*
+     * A hit behind the line before a pass or handoff is a sack (scored
+     * with the tackle coefficients when too few sacks were seen to fit
+     * them, see events_train), not a first contact.
+     */
+    bool behind = snapped && ((double)f0->bx - p->los_x) * p->dirx < 0;
+    g[MD_EV_SACK] = snapped && !d[MD_EV_PASS] && !d[MD_EV_HANDOFF] && !over && behind;
+    g[MD_EV_CONTACT] = snapped && !d[MD_EV_CONTACT] && !in_air && !over && !g[MD_EV_SACK];
+    g[MD_EV_TACKLE] = snapped && !in_air && !over;
+    g[MD_EV_OOB] = snapped && !in_air && !over;
+    g[MD_EV_TD] = snapped && !in_air && !d[MD_EV_TD] && !d[MD_EV_TACKLE] && !d[MD_EV_SACK];
+}
+
+double md_events_predict(const md_events_model_t *m, int t, const double *feat)
+{
+    double eta = m->bias[t];
+    for (int k = 0; k < NF; k++)
+        eta += m->w[t][k] * (feat[k] - m->mean[t][k]) / m->std[t][k];
+    return 1.0 / (1.0 + exp(-eta));
+}
+
+/* The state machine learns that type t happened at frame fr. */
+static void mark(md_events_play_t *p, int t, const md_events_frame_t *fr)
+{
+    p->done[t] = true;
+    p->at_ns[t] = fr->ts_ns;
+    if (t == MD_EV_SNAP) {
+        p->offense = fr->near_team;
+        p->los_x = fr->bx;
+        p->dirx = fr->bx >= fr->off_x ? 1.0f : -1.0f;
+    }
+}
+
+static double importance(const md_events_play_t *p, int t, const md_events_frame_t *fr,
+                         double gain)
+{
+    switch (t) {
+    case MD_EV_TD: return 1.0;
+    case MD_EV_SACK: return 0.9;
+    case MD_EV_ARRIVED: /* the nearest player is a defender: a likely interception */
+        return fr->near_team != p->offense ? 0.8 : 0.4;
+    case MD_EV_TACKLE:
+    case MD_EV_OOB:
+        return gain >= 20 ? 0.8 : gain >= 10 ? 0.5 : gain < 0 ? 0.4 : 0.3;
+    case MD_EV_PASS: return 0.3;
+    case MD_EV_CONTACT: return 0.3;
+    case MD_EV_HANDOFF: return 0.2;
+    default: return 0.1;
+    }
+}
+
+static int emit_peak(md_events_play_t *p, const md_events_model_t *m, int t,
+                     md_events_event_t *out, int n)
+{
+    md_events_peak_t *pk = &p->peak[t];
+    pk->active = false;
+    md_events_event_t *e = &out[n];
+    memset(e, 0, sizeof *e);
+    e->type = t;
+    e->ts_ns = pk->at.ts_ns + m->offset_ns[t];
+    e->confidence = pk->p;
+    e->degraded = pk->degraded;
+    e->gain_yd = p->done[MD_EV_SNAP] ? ((double)pk->at.bx - p->los_x) * p->dirx : 0.0;
+    e->importance = importance(p, t, &pk->at, e->gain_yd);
+    for (int k = 0; k < MD_EVENTS_PLAYERS; k++)
+        if (pk->at.near[k])
+            e->players[e->nplayers++] = pk->at.near[k];
+    return n + 1;
+}
+
+/* Score frame p->c (its look-ahead is in the ring, or the play has ended). */
+static int score(md_events_play_t *p, const md_events_model_t *m, const md_events_labels_t *L,
+                 md_events_event_t *out, int n, md_events_row_fn row, void *row_ctx)
+{
+    uint64_t c = p->c;
+    const md_events_frame_t *f0 = at(p, c, 0);
+    double x[NF];
+    bool g[NT];
+    features(p, c, x);
+    gates(p, f0, g);
+    if (row)
+        row(row_ctx, p, f0, x, g);
+    bool degraded = at(p, c, -2)->degraded || f0->degraded || at(p, c, 2)->degraded;
+    for (int t = 0; m && t < NT; t++) {
+        md_events_peak_t *pk = &p->peak[t];
+        if (!g[t] && !pk->active)
+            continue;
+        double pr = g[t] ? md_events_predict(m, t, x) : 0.0;
+        if (!pk->active) {
+            if (pr >= m->threshold[t]) {
+                pk->active = true;
+                pk->left = MD_EVENTS_PEAK_FRAMES;
+                pk->p = pr;
+                pk->at = *f0;
+                pk->degraded = degraded;
+            }
+        } else {
+            if (pr > pk->p) {
+                pk->p = pr;
+                pk->at = *f0;
+            }
+            pk->degraded |= degraded;
+            if (--pk->left <= 0) {
+                n = emit_peak(p, m, t, out, n);
+                if (L == NULL)
+                    mark(p, t, &pk->at);
+            }
+        }
+    }
+    if (L)
+        for (int t = 0; t < NT; t++)
+            if (fr_has(f0, L, t) && !(t != MD_EV_TACKLE && t != MD_EV_OOB && p->done[t]))
+                mark(p, t, f0);
+    p->c++;
+    return n;
+}
+
+int md_events_push(md_events_play_t *p, const md_events_model_t *m, const md_events_labels_t *L,
+                   const pw_frames_t *f, size_t i, md_events_event_t *out, md_events_row_fn row,
+                   void *row_ctx)
+{
+    if (f->ts_ns[i] <= p->last_ns)
+        return 0;
+    p->last_ns = f->ts_ns[i];
+    summarise(p, f, i, &p->ring[p->n & RMASK]);
+    p->n++;
+    int n = 0;
+    while (p->c + MD_EVENTS_LOOKAHEAD < p->n)
+        n = score(p, m, L, out, n, row, row_ctx);
+    return n;
+}
+
+int md_events_flush(md_events_play_t *p, const md_events_model_t *m,
+                    const md_events_labels_t *L, md_events_event_t *out, md_events_row_fn row,
+                    void *row_ctx)
+{
+    int n = 0;
+    while (p->c < p->n)
+        n = score(p, m, L, out, n, row, row_ctx);
+    for (int t = 0; t < NT; t++)
+        if (p->peak[t].active) {
+            n = emit_peak(p, m, t, out, n);
+            if (L == NULL)
+                mark(p, t, &p->peak[t].at);
+        }
+    return n;
+}
+
+/* ---- model file ---------------------------------------------------------- */
+
+static uint32_t fnv1a(uint32_t h, const void *p, size_t n)
+{
+    const uint8_t *b = p;
+    for (size_t k = 0; k < n; k++) {
+        h ^= b[k];
+        h *= 16777619u;
+    }
+    return h;
+}
+
+/* The version: a hash of the numbers as written (%.17g). */
+static void model_version(md_events_model_t *m)
+{
+    uint32_t h = 2166136261u;
+    char buf[96];
+    for (int t = 0; t < NT; t++) {
+        for (int k = 0; k < NF; k++) {
+            int n = snprintf(buf, sizeof buf, "%.17g %.17g %.17g;", m->mean[t][k], m->std[t][k],
+                             m->w[t][k]);
+            h = fnv1a(h, buf, (size_t)n);
+        }
+        int n = snprintf(buf, sizeof buf, "%.17g %.17g %lld|", m->bias[t], m->threshold[t],
+                         (long long)m->offset_ns[t]);
+        h = fnv1a(h, buf, (size_t)n);
+    }
+    snprintf(m->version, sizeof m->version, "events-%08x", h);
+}
+
+static int get_num(json_t *o, const char *key, double *v)
+{
+    json_t *j = json_object_get(o, key);
+    if (!json_is_number(j))
+        return -1;
+    *v = json_number_value(j);
+    return isfinite(*v) ? 0 : -1;
+}
+
+void *md_events_model_load(const char *path, pw_err_t *err)
+{
+    json_error_t je;
+    json_t *root = json_load_file(path, 0, &je);
+    if (root == NULL) {
+        pw_err_set(err, PW_ECORRUPT, "%.300s:%d: %.150s", path, je.line, je.text);
+        return NULL;
+    }
+    md_events_model_t *m = calloc(1, sizeof *m);
+    if (m == NULL) {
+        json_decref(root);
+        pw_err_set(err, -ENOMEM, "%.300s: out of memory", path);
+        return NULL;
+    }
+    const char *what = NULL;
+    const char *model = json_string_value(json_object_get(root, "model"));
+    json_t *types = json_object_get(root, "types");
+    json_t *fnames = json_object_get(root, "features");
+    double fmt = 0, la = 0;
+    if (model == NULL || strcmp(model, "events"))
+        what = "'model' is not \"events\"";
+    else if (get_num(root, "format", &fmt) || fmt != FORMAT_VERSION)
+        what = "'format' is not 1";
+    else if (get_num(root, "lookahead_frames", &la) || la != MD_EVENTS_LOOKAHEAD)
+        what = "'lookahead_frames' differs from this build's";
+    else if (!json_is_array(fnames) || json_array_size(fnames) != NF)
+        what = "'features' is not an array of 26 features";
+    else if (!json_is_object(types))
+        what = "'types' is not an object";
+    for (int k = 0; what == NULL && k < NF; k++) {
+        const char *name =
+            json_string_value(json_object_get(json_array_get(fnames, (size_t)k), "name"));
+        if (name == NULL || strcmp(name, md_events_feature_names[k]))
+            what = "a feature's name or order differs from this build's";
+    }
+    for (int t = 0; what == NULL && t < NT; t++) {
+        json_t *to = json_object_get(types, md_events_type_names[t]);
+        json_t *mean = json_object_get(to, "mean"), *sd = json_object_get(to, "std"),
+               *coef = json_object_get(to, "coef");
+        if (!json_is_object(to) || get_num(to, "intercept", &m->bias[t]) ||
+            get_num(to, "threshold", &m->threshold[t]) || m->threshold[t] <= 0 ||
+            m->threshold[t] > 1) {
+            what = "a type lacks intercept or threshold (0, 1]";
+            break;
+        }
+        double off = 0;
+        if (get_num(to, "offset_s", &off) || fabs(off) > 1.0) {
+            what = "a type lacks offset_s (seconds, at most 1 either way)";
+            break;
+        }
+        m->offset_ns[t] = (int64_t)llround(off * NS_PER_S);
+        if (json_array_size(mean) != NF || json_array_size(sd) != NF ||
+            json_array_size(coef) != NF) {
+            what = "a type's mean, std or coef is not an array of 26 numbers";
+            break;
+        }
+        for (int k = 0; what == NULL && k < NF; k++) {
+            json_t *a = json_array_get(mean, (size_t)k), *b = json_array_get(sd, (size_t)k),
+                   *c = json_array_get(coef, (size_t)k);
+            if (!json_is_number(a) || !json_is_number(b) || !json_is_number(c)) {
+                what = "a type's mean, std or coef holds a non-number";
+                break;
+            }
+            m->mean[t][k] = json_number_value(a);
+            m->std[t][k] = json_number_value(b);
+            m->w[t][k] = json_number_value(c);
+            if (!isfinite(m->mean[t][k]) || !isfinite(m->w[t][k]) || !(m->std[t][k] > 0) ||
+                !isfinite(m->std[t][k]))
+                what = "a type's mean, std (> 0) or coef is not finite";
+        }
+    }
+    if (what == NULL) {
+        model_version(m);
+        const char *v = json_string_value(json_object_get(root, "version"));
+        if (v == NULL || strcmp(v, m->version))
+            what = "'version' does not match the coefficients (edited by hand?)";
+    }
+    json_decref(root);
+    if (what) {
+        free(m);
+        pw_err_set(err, PW_ECORRUPT, "%.300s: %s", path, what);
+        return NULL;
+    }
+    return m;
+}
+
+void md_events_model_free(void *model)
+{
+    free(model);
+}
+
+static json_t *real_arr(const double *v, int n)
+{
+    json_t *a = json_array();
+    for (int k = 0; k < n; k++)
+        json_array_append_new(a, json_real(v[k]));
+    return a;
+}
+
+/* The model's own part of the file (without training and fit). */
+static json_t *model_json(const md_events_model_t *m)
+{
+    json_t *root = json_object();
+    if (root == NULL)
+        return NULL;
+    json_t *feats = json_array();
+    for (int k = 0; k < NF; k++) {
+        json_t *f = json_object();
+        json_object_set_new(f, "name", json_string(md_events_feature_names[k]));
+        json_object_set_new(f, "desc", json_string(feature_desc[k]));
+        json_array_append_new(feats, f);
+    }
+    json_t *types = json_object();
+    for (int t = 0; t < NT; t++) {
+        json_t *o = json_object();
+        json_object_set_new(o, "intercept", json_real(m->bias[t]));
+        json_object_set_new(o, "threshold", json_real(m->threshold[t]));
+        json_object_set_new(o, "offset_s", json_real((double)m->offset_ns[t] / NS_PER_S));
+        json_object_set_new(o, "mean", real_arr(m->mean[t], NF));
+        json_object_set_new(o, "std", real_arr(m->std[t], NF));
+        json_object_set_new(o, "coef", real_arr(m->w[t], NF));
+        json_object_set_new(types, md_events_type_names[t], o);
+    }
+    json_object_set_new(root, "model", json_string("events"));
+    json_object_set_new(root, "format", json_integer(FORMAT_VERSION));
+    json_object_set_new(root, "version", json_string(m->version));
+    json_object_set_new(root, "lookahead_frames", json_integer(MD_EVENTS_LOOKAHEAD));
+    json_object_set_new(root, "peak_frames", json_integer(MD_EVENTS_PEAK_FRAMES));
+    json_object_set_new(root, "features", feats);
+    json_object_set_new(root, "types", types);
+    return root;
+}
+
+static int dump(json_t *root, const char *path, pw_err_t *err)
+{
+    if (json_dump_file(root, path, JSON_SORT_KEYS | JSON_INDENT(2) | JSON_REAL_PRECISION(17)))
+        return pw_err_set(err, -EIO, "%.400s: cannot write the model file", path);
+    return 0;
+}
+
+int md_events_model_save(md_events_model_t *m, const char *path, pw_err_t *err)
+{
+    model_version(m);
+    json_t *root = model_json(m);
+    if (root == NULL)
+        return pw_err_set(err, -ENOMEM, "events: out of memory");
+    int rc = dump(root, path, err);
+    json_decref(root);
+    return rc;
+}
+
+/* ---- reading plays ----------------------------------------------------------- */
+
+typedef struct plays {
+    pw_frames_t *fr;    /* one per play file used */
+    char **name;
+    size_t n, cap;
+    pw_object_t *objs;
+    size_t objs_cap;
+    pw_intern_t *ent, *lab, *ch;
+    md_events_labels_t L;
+} plays_t;
+
+static int on_frames(void *ctx, const pw_frames_t *b)
+{
+    plays_t *ps = ctx;
+    pw_frames_t *dst = &ps->fr[ps->n];
+    for (size_t i = 0; i < b->n; i++) {
+        if (b->nobj[i] > ps->objs_cap) {
+            pw_object_t *n = realloc(ps->objs, b->nobj[i] * sizeof *n);
+            if (n == NULL)
+                return -ENOMEM;
+            ps->objs = n;
+            ps->objs_cap = b->nobj[i];
+        }
+        for (uint16_t k = 0; k < b->nobj[i]; k++) {
+            size_t o = b->first[i] + k;
+            ps->objs[k] = (pw_object_t){b->entity[o], b->team[o], b->x[o], b->y[o],
+                                        b->speed[o], b->orientation[o], b->direction[o]};
+        }
+        int rc = pw_frames_push(dst, b->ts_ns[i], b->session[i], &b->label[i * PW_FRAME_LABELS],
+                                ps->objs, b->nobj[i]);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static void plays_fini(plays_t *ps)
+{
+    for (size_t k = 0; k < ps->n; k++) {
+        pw_frames_fini(&ps->fr[k]);
+        free(ps->name[k]);
+    }
+    free(ps->fr);
+    free(ps->name);
+    free(ps->objs);
+    pw_intern_destroy(ps->ent);
+    pw_intern_destroy(ps->lab);
+    pw_intern_destroy(ps->ch);
+}
+
+/* Which files a run uses: want 0 train, 1 validation; PITWALL_SPLIT overrides. */
+static bool use_file(const char *path, int want)
+{
+    const char *s = getenv("PITWALL_SPLIT");
+    if (s && !strcmp(s, "all"))
+        return true;
+    if (s && !strcmp(s, "train"))
+        want = 0;
+    return md_events_is_validation(path) == want;
+}
+
+/* Decode the selected files, one play each (in the order given). */
+static int plays_load(plays_t *ps, const char *const *paths, size_t n, int want, pw_err_t *err)
+{
+    memset(ps, 0, sizeof *ps);
+    if (pw_intern_create(1 << 16, &ps->ent) || pw_intern_create(4096, &ps->lab) ||
+        pw_intern_create(64, &ps->ch))
+        return pw_err_set(err, -ENOMEM, "events: out of memory");
+    int rc = md_events_labels_resolve(ps->lab, true, &ps->L);
+    if (rc)
+        return pw_err_set(err, rc, "events: labels: %s", pw_strerror(rc));
+    ing_names_t names = {.channels = ps->ch, .entities = ps->ent, .labels = ps->lab};
+    for (size_t k = 0; k < n; k++) {
+        if (!use_file(paths[k], want))
+            continue;
+        if (ps->n == ps->cap) {
+            size_t cap = ps->cap ? ps->cap * 2 : 64;
+            pw_frames_t *nf = realloc(ps->fr, cap * sizeof *nf);
+            if (nf == NULL)
+                return pw_err_set(err, -ENOMEM, "events: out of memory");
+            ps->fr = nf;
+            char **nn = realloc(ps->name, cap * sizeof *nn);
+            if (nn == NULL)
+                return pw_err_set(err, -ENOMEM, "events: out of memory");
+            ps->name = nn;
+            ps->cap = cap;
+        }
+        uint8_t *data = NULL;
+        size_t len = 0;
+        rc = ing_file_load(paths[k], MAX_FILE_BYTES, &data, &len, err);
+        if (rc)
+            return rc;
+        pw_frames_init(&ps->fr[ps->n]);
+        const char *b = strrchr(paths[k], '/');
+        ps->name[ps->n] = strdup(b ? b + 1 : paths[k]);
+        if (ps->name[ps->n] == NULL) {
+            free(data);
+            return pw_err_set(err, -ENOMEM, "events: out of memory");
+        }
+        ing_emit_t emit = {.frames = on_frames, .ctx = ps};
+        ing_stats_t st;
+        ing_stats_init(&st);
+        rc = ing_ngs_decode(paths[k], data, len, NULL, &names, &emit, &st, err);
+        free(data);
+        ps->n++;
+        if (rc < 0)
+            return rc;
+        if (rc > 0)
+            return pw_err_set(err, rc, "%.400s: %s", paths[k], pw_strerror(rc));
+    }
+    return 0;
+}
+
+/* ---- running plays ------------------------------------------------------------ */
+
+/* Detected events of a run, per play. */
+typedef struct dets {
+    md_events_event_t *e;
+    size_t *play;
+    size_t n, cap;
+} dets_t;
+
+static int dets_add(dets_t *d, size_t play, const md_events_event_t *ev, int n)
+{
+    for (int k = 0; k < n; k++) {
+        if (d->n == d->cap) {
+            size_t cap = d->cap ? d->cap * 2 : 1024;
+            md_events_event_t *ne = realloc(d->e, cap * sizeof *ne);
+            if (ne == NULL)
+                return -ENOMEM;
+            d->e = ne;
+            size_t *np = realloc(d->play, cap * sizeof *np);
+            if (np == NULL)
+                return -ENOMEM;
+            d->play = np;
+            d->cap = cap;
+        }
+        d->e[d->n] = ev[k];
+        d->play[d->n] = play;
+        d->n++;
+    }
+    return 0;
+}
+
+/* Run one play live (m) or in teacher mode (L) with a row callback. */
+static int run_play(const pw_frames_t *f, const md_events_model_t *m,
+                    const md_events_labels_t *L, md_events_row_fn row, void *row_ctx,
+                    dets_t *d, size_t play)
+{
+    md_events_play_t p;
+    md_events_event_t ev[MD_EVENTS_MAXOUT];
+    md_events_play_init(&p, f->n ? f->session[0] : 0);
+    for (size_t i = 0; i < f->n; i++) {
+        int n = md_events_push(&p, m, L, f, i, ev, row, row_ctx);
+        if (d && dets_add(d, play, ev, n))
+            return -ENOMEM;
+    }
+    int n = md_events_flush(&p, m, L, ev, row, row_ctx);
+    if (d && dets_add(d, play, ev, n))
+        return -ENOMEM;
+    return 0;
+}
+
+/* Per-type counts of a run against the labels. */
+typedef struct score_t {
+    size_t tp[NT], ndet[NT], ngt[NT];
+} counts_t;
+
+static double prec(const counts_t *c, int t)
+{
+    return c->ndet[t] ? (double)c->tp[t] / (double)c->ndet[t] : (c->ngt[t] ? 0.0 : 1.0);
+}
+
+static double rec(const counts_t *c, int t)
+{
+    return c->ngt[t] ? (double)c->tp[t] / (double)c->ngt[t] : (c->ndet[t] ? 0.0 : 1.0);
+}
+
+static double f1(const counts_t *c, int t)
+{
+    double p = prec(c, t), r = rec(c, t);
+    return p + r > 0 ? 2 * p * r / (p + r) : 0.0;
+}
+
+/*
+ * One-to-one matching within +-MD_EVENTS_TOL_NS, per play and type: pairs
+ * are taken closest first (greedy), each label and detection at most once.
+ */
+static void match(const plays_t *ps, const dets_t *d, counts_t *c)
+{
+    memset(c, 0, sizeof *c);
+    size_t di = 0;
+    for (size_t k = 0; k < ps->n; k++) {
+        const pw_frames_t *f = &ps->fr[k];
+        size_t d0 = di;
+        while (di < d->n && d->play[di] == k)
+            di++;
+        for (int t = 0; t < NT; t++) {
+            int64_t gt[64];
+            bool gused[64] = {false};
+            size_t ng = 0;
+            for (size_t i = 0; i < f->n; i++) {
+                md_events_frame_t fr = {0};
+                for (int l = 0; l < PW_FRAME_LABELS; l++)
+                    fr.label[l] = f->label[i * PW_FRAME_LABELS + l];
+                if (fr_has(&fr, &ps->L, t) && ng < 64)
+                    gt[ng++] = f->ts_ns[i];
+            }
+            c->ngt[t] += ng;
+            size_t nd = 0;
+            bool dused[MD_EVENTS_MAXOUT * 4] = {false};
+            size_t ids[MD_EVENTS_MAXOUT * 4];
+            for (size_t j = d0; j < di; j++)
+                if (d->e[j].type == t && nd < MD_EVENTS_MAXOUT * 4)
+                    ids[nd++] = j;
+            c->ndet[t] += nd;
+            for (;;) {
+                int64_t best = MD_EVENTS_TOL_NS + 1;
+                size_t bg = 0, bd = 0;
+                for (size_t g = 0; g < ng; g++)
+                    for (size_t j = 0; j < nd; j++) {
+                        if (gused[g] || dused[j])
+                            continue;
+                        int64_t dt = llabs(gt[g] - d->e[ids[j]].ts_ns);
+                        if (dt < best) {
+                            best = dt;
+                            bg = g;
+                            bd = j;
+                        }
+                    }
+                if (best > MD_EVENTS_TOL_NS)
+                    break;
+                gused[bg] = dused[bd] = true;
+                c->tp[t]++;
+            }
+        }
+    }
+}
+
+static int run_live_dets(const plays_t *ps, const md_events_model_t *m, counts_t *c,
+                         dets_t *keep, pw_err_t *err)
+{
+    dets_t d = {0};
+    int rc = 0;
+    for (size_t k = 0; k < ps->n && rc == 0; k++)
+        rc = run_play(&ps->fr[k], m, NULL, NULL, NULL, &d, k);
+    if (rc == 0)
+        match(ps, &d, c);
+    else
+        pw_err_set(err, rc, "events: out of memory");
+    if (rc == 0 && getenv("EV_DEBUG"))
+        for (size_t j = 0; j < d.n; j++)
+            fprintf(stderr, "%s %s %.3f p %.2f\n", ps->name[d.play[j]],
+                    md_events_type_names[d.e[j].type],
+                    (double)(d.e[j].ts_ns - ps->fr[d.play[j]].ts_ns[0]) / 1e9,
+                    d.e[j].confidence);
+    if (keep && rc == 0) {
+        *keep = d;
+        return 0;
+    }
+    free(d.e);
+    free(d.play);
+    return rc;
+}
+
+static int run_live(const plays_t *ps, const md_events_model_t *m, counts_t *c, pw_err_t *err)
+{
+    return run_live_dets(ps, m, c, NULL, err);
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/*
+ * Per type, the median of (label time - detection time) over detections
+ * with a label of their type within 1 s in the same play, rounded to a
+ * frame (100 ms): the peak of a score can sit a frame or two from the
+ * label, consistently.
+ */
+static int fit_offsets(const plays_t *ps, md_events_model_t *m, pw_err_t *err)
+{
+    memset(m->offset_ns, 0, sizeof m->offset_ns);
+    dets_t d = {0};
+    counts_t c;
+    int rc = run_live_dets(ps, m, &c, &d, err);
+    if (rc)
+        return rc;
+    int64_t *dt = malloc((d.n ? d.n : 1) * sizeof *dt);
+    if (dt == NULL) {
+        free(d.e);
+        free(d.play);
+        return pw_err_set(err, -ENOMEM, "events: out of memory");
+    }
+    for (int t = 0; t < NT; t++) {
+        size_t n = 0;
+        for (size_t j = 0; j < d.n; j++) {
+            if (d.e[j].type != t)
+                continue;
+            const pw_frames_t *f = &ps->fr[d.play[j]];
+            int64_t best = INT64_MAX;
+            for (size_t i = 0; i < f->n; i++) {
+                md_events_frame_t fr = {0};
+                for (int l = 0; l < PW_FRAME_LABELS; l++)
+                    fr.label[l] = f->label[i * PW_FRAME_LABELS + l];
+                if (!fr_has(&fr, &ps->L, t))
+                    continue;
+                int64_t x = f->ts_ns[i] - d.e[j].ts_ns;
+                if (llabs(x) < llabs(best))
+                    best = x;
+            }
+            if (llabs(best) <= INT64_C(1000000000))
+                dt[n++] = best;
+        }
+        if (n == 0)
+            continue;
+        qsort(dt, n, sizeof *dt, cmp_i64);
+        int64_t med = dt[n / 2];
+        m->offset_ns[t] = (int64_t)llround((double)med / 1e8) * INT64_C(100000000);
+    }
+    free(dt);
+    free(d.e);
+    free(d.play);
+    return 0;
+}
+
+/* ---- fit ------------------------------------------------------------------------ */
+
+typedef struct rows {
+    double *x;        /* [n][NF] */
+    uint16_t *gate;   /* bit t: gate of type t open */
+    uint16_t *y;      /* bit t: a label of type t within one frame */
+    size_t n, cap;
+    const md_events_labels_t *L;
+    bool failed;
+} rows_t;
+
+static void on_row(void *ctx, const md_events_play_t *p, const md_events_frame_t *fr,
+                   const double *feat, const bool *gate)
+{
+    rows_t *r = ctx;
+    (void)fr;
+    if (r->failed)
+        return;
+    if (r->n == r->cap) {
+        size_t cap = r->cap ? r->cap * 2 : 8192;
+        double *nx = realloc(r->x, cap * NF * sizeof *nx);
+        uint16_t *ng = nx ? realloc(r->gate, cap * sizeof *ng) : NULL;
+        if (nx)
+            r->x = nx;
+        if (ng)
+            r->gate = ng;
+        uint16_t *ny = ng ? realloc(r->y, cap * sizeof *ny) : NULL;
+        if (ny == NULL) {
+            r->failed = true;
+            return;
+        }
+        r->y = ny;
+        r->cap = cap;
+    }
+    uint16_t gm = 0, ym = 0;
+    for (int t = 0; t < NT; t++) {
+        if (gate[t])
+            gm |= (uint16_t)(1u << t);
+        for (int k = -1; k <= 1; k++) {
+            int64_t j = (int64_t)p->c + k;
+            if (j < 0 || j >= (int64_t)p->n)
+                continue;
+            if (fr_has(at(p, p->c, k), r->L, t))
+                ym |= (uint16_t)(1u << t);
+        }
+    }
+    memcpy(r->x + r->n * NF, feat, NF * sizeof *feat);
+    r->gate[r->n] = gm;
+    r->y[r->n] = ym;
+    r->n++;
+}
+
+/* Fit statistics of one type. */
+typedef struct fitstat {
+    size_t rows, pos;
+    int iters;
+    double loglik;
+} fitstat_t;
+
+/*
+ * Logistic regression of type t on the rows whose gate is open, by IRLS:
+ * each step solves the weighted least squares of the working response
+ * with gsl_multifit_wlinear, with L2_LAMBDA as extra rows (not on the
+ * intercept), on standardised features.
+ */
+static int fit_type(const rows_t *r, int t, md_events_model_t *m, fitstat_t *fs, pw_err_t *err)
+{
+    const size_t nc = NF + 1;
+    size_t n = 0, npos = 0;
+    uint16_t bit = (uint16_t)(1u << t);
+    for (size_t i = 0; i < r->n; i++)
+        if (r->gate[i] & bit) {
+            n++;
+            npos += (r->y[i] & bit) != 0;
+        }
+    fs->rows = n;
+    fs->pos = npos;
+    if (n < 50 || npos < 3)
+        return pw_err_set(err, PW_EARG, "events: %s: %zu rows, %zu positive: too few to fit",
+                          md_events_type_names[t], n, npos);
+    for (int k = 0; k < NF; k++) {
+        double s = 0, s2 = 0;
+        for (size_t i = 0; i < r->n; i++)
+            if (r->gate[i] & bit)
+                s += r->x[i * NF + k];
+        double mean = s / (double)n;
+        for (size_t i = 0; i < r->n; i++)
+            if (r->gate[i] & bit) {
+                double dv = r->x[i * NF + k] - mean;
+                s2 += dv * dv;
+            }
+        double sd = sqrt(s2 / (double)n);
+        m->mean[t][k] = mean;
+        m->std[t][k] = sd > 1e-9 ? sd : 1.0;
+    }
+    const size_t nr = n + NF;
+    gsl_matrix *X = gsl_matrix_alloc(nr, nc), *cov = gsl_matrix_alloc(nc, nc);
+    gsl_vector *w = gsl_vector_alloc(nr), *z = gsl_vector_alloc(nr), *c = gsl_vector_alloc(nc),
+               *prev = gsl_vector_alloc(nc);
+    uint8_t *y = malloc(n);
+    gsl_multifit_linear_workspace *ws = gsl_multifit_linear_alloc(nr, nc);
+    int rc = 0;
+    if (!X || !cov || !w || !z || !c || !prev || !ws || !y) {
+        rc = pw_err_set(err, -ENOMEM, "events: fit: out of memory");
+        goto done;
+    }
+    size_t row = 0;
+    for (size_t i = 0; i < r->n; i++) {
+        if (!(r->gate[i] & bit))
+            continue;
+        gsl_matrix_set(X, row, 0, 1.0);
+        for (int k = 0; k < NF; k++)
+            gsl_matrix_set(X, row, (size_t)k + 1,
+                           (r->x[i * NF + k] - m->mean[t][k]) / m->std[t][k]);
+        y[row] = (r->y[i] & bit) != 0;
+        row++;
+    }
+    for (size_t k = 0; k < NF; k++) {
+        for (size_t j = 0; j < nc; j++)
+            gsl_matrix_set(X, n + k, j, j == k + 1 ? sqrt(L2_LAMBDA) : 0.0);
+        gsl_vector_set(w, n + k, 1.0);
+        gsl_vector_set(z, n + k, 0.0);
+    }
+    gsl_vector_set_zero(c);
+    double ll = 0;
+    int it;
+    for (it = 1; it <= IRLS_MAX_ITER; it++) {
+        ll = 0;
+        for (size_t i = 0; i < n; i++) {
+            double eta = 0;
+            for (size_t j = 0; j < nc; j++)
+                eta += gsl_vector_get(c, j) * gsl_matrix_get(X, i, j);
+            double pr = 1.0 / (1.0 + exp(-eta));
+            double v = pr * (1 - pr);
+            if (v < 1e-9)
+                v = 1e-9;
+            gsl_vector_set(w, i, v);
+            gsl_vector_set(z, i, eta + (y[i] - pr) / v);
+            ll += y[i] ? log(pr > 1e-300 ? pr : 1e-300) : log(1 - pr > 1e-300 ? 1 - pr : 1e-300);
+        }
+        gsl_vector_memcpy(prev, c);
+        double chisq;
+        int g = gsl_multifit_wlinear(X, w, z, c, cov, &chisq, ws);
+        if (g != GSL_SUCCESS) {
+            rc = pw_err_set(err, PW_EARG, "events: fit %s: gsl_multifit_wlinear: %s",
+                            md_events_type_names[t], gsl_strerror(g));
+            goto done;
+        }
+        double delta = 0;
+        for (size_t j = 0; j < nc; j++) {
+            double dl = fabs(gsl_vector_get(c, j) - gsl_vector_get(prev, j));
+            if (dl > delta)
+                delta = dl;
+        }
+        if (delta < 1e-9)
+            break;
+    }
+    m->bias[t] = gsl_vector_get(c, 0);
+    for (size_t k = 0; k < NF; k++)
+        m->w[t][k] = gsl_vector_get(c, k + 1);
+    fs->iters = it > IRLS_MAX_ITER ? IRLS_MAX_ITER : it;
+    fs->loglik = ll;
+done:
+    gsl_matrix_free(X);
+    gsl_matrix_free(cov);
+    gsl_vector_free(w);
+    gsl_vector_free(z);
+    gsl_vector_free(c);
+    gsl_vector_free(prev);
+    free(y);
+    if (ws)
+        gsl_multifit_linear_free(ws);
+    return rc;
+}
+
+/* ---- train and eval ------------------------------------------------------------- */
+
+static json_t *real(double v)
+{
+    return isfinite(v) ? json_real(v) : json_null();
+}
+
+#define MIN_SACKS 10 /* labelled sack frames needed to fit sacks on their own */
+#define NTH 17 /* thresholds tried: 0.10, 0.15, ..., 0.90 */
+
+static int events_train(const char *const *paths, size_t n, const char *out_path, FILE *report,
+                        pw_err_t *err)
+{
+    md_gsl_init();
+    plays_t ps;
+    rows_t rows = {0};
+    json_t *root = NULL;
+    md_events_model_t m;
+    memset(&m, 0, sizeof m);
+    fitstat_t fs[NT];
+    memset(fs, 0, sizeof fs);
+    int rc = plays_load(&ps, paths, n, 0, err);
+    if (rc)
+        goto done;
+    if (ps.n == 0) {
+        rc = pw_err_set(err, PW_EARG, "events: none of the %zu files is a training play", n);
+        goto done;
+    }
+    rows.L = &ps.L;
+    size_t frames = 0;
+    for (size_t k = 0; k < ps.n; k++) {
+        frames += ps.fr[k].n;
+        rc = run_play(&ps.fr[k], NULL, &ps.L, on_row, &rows, NULL, k);
+        if (rc == 0 && rows.failed)
+            rc = -ENOMEM;
+        if (rc) {
+            pw_err_set(err, rc, "events: out of memory");
+            goto done;
+        }
+    }
+    /*
+     * Sacks are rare (one in the training split): with fewer than
+     * MIN_SACKS labelled frames the sack type takes the tackle
+     * coefficients, and its gate (behind the line, before a pass or
+     * handoff) makes it a sack.
+     */
+    bool sack_derived = false;
+    for (int t = 0; t < NT; t++) {
+        if (t == MD_EV_SACK) {
+            size_t npos = 0;
+            for (size_t i = 0; i < rows.n; i++)
+                npos += (rows.gate[i] & rows.y[i] & (1u << t)) != 0;
+            if (npos < MIN_SACKS) {
+                sack_derived = true;
+                memcpy(m.mean[t], m.mean[MD_EV_TACKLE], sizeof m.mean[t]);
+                memcpy(m.std[t], m.std[MD_EV_TACKLE], sizeof m.std[t]);
+                memcpy(m.w[t], m.w[MD_EV_TACKLE], sizeof m.w[t]);
+                m.bias[t] = m.bias[MD_EV_TACKLE];
+                fs[t] = fs[MD_EV_TACKLE];
+                fs[t].pos = npos;
+                m.threshold[t] = 0.5;
+                continue;
+            }
+        }
+        rc = fit_type(&rows, t, &m, &fs[t], err);
+        if (rc)
+            goto done;
+        m.threshold[t] = 0.5;
+    }
+    /*
+     * Thresholds: coordinate ascent of each type's F1 on the training
+     * plays, run live (gates follow the detections), two rounds in type
+     * order; ties keep the lower threshold.
+     */
+    counts_t c;
+    for (int round = 0; round < 2; round++)
+        for (int t = 0; t < NT; t++) {
+            if (round == 1 && t == 0 && (rc = fit_offsets(&ps, &m, err)))
+                goto done;
+            double best = -1, best_th = m.threshold[t];
+            for (int k = 0; k < NTH; k++) {
+                m.threshold[t] = 0.10 + 0.05 * k;
+                rc = run_live(&ps, &m, &c, err);
+                if (rc)
+                    goto done;
+                double v = f1(&c, t);
+                if (v > best + 1e-12) {
+                    best = v;
+                    best_th = m.threshold[t];
+                }
+            }
+            m.threshold[t] = best_th;
+        }
+    rc = run_live(&ps, &m, &c, err);
+    if (rc)
+        goto done;
+    model_version(&m);
+    root = model_json(&m);
+    if (root == NULL) {
+        rc = pw_err_set(err, -ENOMEM, "events: out of memory");
+        goto done;
+    }
+    json_t *files = json_array();
+    for (size_t k = 0; k < ps.n; k++)
+        json_array_append_new(files, json_string(ps.name[k]));
+    json_t *tr = json_object();
+    const char *sp = getenv("PITWALL_SPLIT");
+    json_object_set_new(tr, "split", json_string(sp && !strcmp(sp, "all")
+                                                     ? "all files"
+                                                     : "train: gameId % 5 != 0"));
+    json_object_set_new(tr, "files", files);
+    json_object_set_new(tr, "plays", json_integer((json_int_t)ps.n));
+    json_object_set_new(tr, "frames", json_integer((json_int_t)frames));
+    json_t *lab = json_object();
+    for (int t = 0; t < NT; t++)
+        json_object_set_new(lab, md_events_type_names[t], json_integer((json_int_t)c.ngt[t]));
+    json_object_set_new(tr, "labels", lab);
+    json_object_set_new(root, "training", tr);
+    json_t *fo = json_object();
+    json_object_set_new(fo, "method", json_string("one-vs-rest logistic regression per type on "
+                                                  "the frames its gate allows, IRLS with "
+                                                  "gsl_multifit_wlinear, L2 on standardised "
+                                                  "features; target: a label within one frame"));
+    json_object_set_new(fo, "l2_lambda", json_real(L2_LAMBDA));
+    json_t *per = json_object();
+    for (int t = 0; t < NT; t++) {
+        json_t *o = json_object();
+        json_object_set_new(o, "rows", json_integer((json_int_t)fs[t].rows));
+        json_object_set_new(o, "positives", json_integer((json_int_t)fs[t].pos));
+        json_object_set_new(o, "iterations", json_integer(fs[t].iters));
+        json_object_set_new(o, "log_likelihood", real(fs[t].loglik));
+        json_object_set_new(o, "train_f1", real(f1(&c, t)));
+        json_object_set_new(o, "train_precision", real(prec(&c, t)));
+        json_object_set_new(o, "train_recall", real(rec(&c, t)));
+        json_object_set_new(per, md_events_type_names[t], o);
+    }
+    json_object_set_new(fo, "types", per);
+    json_object_set_new(fo, "qb_sack_coefficients",
+                        json_string(sack_derived ? "tackle's (too few training sacks)"
+                                                 : "fitted"));
+    json_object_set_new(root, "fit", fo);
+    rc = dump(root, out_path, err);
+    if (rc)
+        goto done;
+    if (report) {
+        fprintf(report, "events: %zu training plays (gameId %% 5 != 0), %zu frames, %zu rows\n",
+                ps.n, frames, rows.n);
+        for (int t = 0; t < NT; t++)
+            fprintf(report, "  %-14s rows %6zu pos %4zu thr %.2f  train P %.3f R %.3f F1 %.3f\n",
+                    md_events_type_names[t], fs[t].rows, fs[t].pos, m.threshold[t],
+                    prec(&c, t), rec(&c, t), f1(&c, t));
+        fprintf(report, "wrote %s (%s)\n", out_path, m.version);
+    }
+done:
+    json_decref(root);
+    free(rows.x);
+    free(rows.gate);
+    free(rows.y);
+    plays_fini(&ps);
+    return rc;
+}
+
+static int events_eval(const char *model_path, const char *const *paths, size_t n, bool json,
+                       FILE *out, pw_err_t *err)
+{
+    md_events_model_t *m = md_events_model_load(model_path, err);
+    if (m == NULL)
+        return err->code ? err->code : PW_ECORRUPT;
+    plays_t ps;
+    counts_t c;
+    int rc = plays_load(&ps, paths, n, 1, err);
+    if (rc)
+        goto done;
+    if (ps.n == 0) {
+        rc = pw_err_set(err, PW_EARG, "events: none of the %zu files is a validation play "
+                        "(gameId %% 5 == 0); set PITWALL_SPLIT=all to evaluate them all", n);
+        goto done;
+    }
+    rc = run_live(&ps, m, &c, err);
+    if (rc)
+        goto done;
+    const char *sp = getenv("PITWALL_SPLIT");
+    const char *split = sp && !strcmp(sp, "all")     ? "all files"
+                        : sp && !strcmp(sp, "train") ? "training plays (gameId % 5 != 0)"
+                                                     : "validation plays (gameId % 5 == 0)";
+    if (json) {
+        json_t *o = json_object(), *jf = json_object(), *jp = json_object(),
+               *jr = json_object(), *js = json_object(), *jd = json_object();
+        for (int t = 0; t < NT; t++) {
+            const char *nm = md_events_type_names[t];
+            json_object_set_new(jf, nm, json_real(f1(&c, t)));
+            json_object_set_new(jp, nm, json_real(prec(&c, t)));
+            json_object_set_new(jr, nm, json_real(rec(&c, t)));
+            json_object_set_new(js, nm, json_integer((json_int_t)c.ngt[t]));
+            json_object_set_new(jd, nm, json_integer((json_int_t)c.ndet[t]));
+        }
+        json_object_set_new(o, "model", json_string("events"));
+        json_object_set_new(o, "version", json_string(m->version));
+        json_object_set_new(o, "plays", json_integer((json_int_t)ps.n));
+        json_object_set_new(o, "split", json_string(split));
+        json_object_set_new(o, "tolerance_s", json_real((double)MD_EVENTS_TOL_NS / NS_PER_S));
+        json_object_set_new(o, "f1", jf);
+        json_object_set_new(o, "precision", jp);
+        json_object_set_new(o, "recall", jr);
+        json_object_set_new(o, "labels", js);
+        json_object_set_new(o, "detections", jd);
+        char *s = json_dumps(o, JSON_SORT_KEYS | JSON_COMPACT | JSON_REAL_PRECISION(6));
+        json_decref(o);
+        if (s == NULL) {
+            rc = pw_err_set(err, -ENOMEM, "events: out of memory");
+            goto done;
+        }
+        fprintf(out, "%s\n", s);
+        free(s);
+    } else {
+        fprintf(out, "events %s on %zu %s, +-%.1f s, one-to-one\n", m->version, ps.n, split,
+                (double)MD_EVENTS_TOL_NS / NS_PER_S);
+        fprintf(out, "  %-14s %6s %6s %6s %9s %9s %6s\n", "type", "labels", "found", "tp",
+                "precision", "recall", "F1");
+        for (int t = 0; t < NT; t++)
+            fprintf(out, "  %-14s %6zu %6zu %6zu %9.3f %9.3f %6.3f\n", md_events_type_names[t],
+                    c.ngt[t], c.ndet[t], c.tp[t], prec(&c, t), rec(&c, t), f1(&c, t));
+    }
+done:
+    plays_fini(&ps);
+    free(m);
+    return rc;
+}
+
+const md_model_def_t md_events_def = {
+    .name = "events",
+    .desc = "football event classification (snap, pass, arrival, handoff, contact, tackle, "
+            "sack, out of bounds, touchdown) from tracking frames",
+    .default_out = "conf/models/events.json",
+    .train = events_train,
+    .eval = events_eval,
+};

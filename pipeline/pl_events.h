@@ -1,0 +1,49 @@
+/*
+ * pl_events: the `events` operator: live football event classification
+ * (models/md_events.h) on tracking frames.
+ *
+ * Input: frames (keyed or not); one session is one play. Output: results,
+ * not keyed, one per detected event, each emitted once:
+ *   topic "event", key "game/<session>", ts = the event's time,
+ *   body {type: "ball_snap", "pass_forward", "pass_arrived", "handoff",
+ *         "first_contact", "tackle", "qb_sack", "out_of_bounds" or
+ *         "touchdown"; ts_ns; confidence: the peak probability; players:
+ *         the entities nearest the ball (names); importance: 0..1 (sack,
+ *         touchdown, long gain, likely interception high); gain_yd: ball
+ *         past the line of scrimmage; version: the model version;
+ *         degraded: the ball or players were missing or NaN around it}.
+ *
+ * Timing, in event time only: a frame is scored once the next
+ * MD_EVENTS_LOOKAHEAD frames of its play have arrived, and an event is
+ * emitted after its peak has been confirmed over MD_EVENTS_PEAK_FRAMES
+ * more frames (about 0.5 s after the event at 10 Hz). A play whose last
+ * frame is `flush_ms` or more behind the watermark (or at the end of the
+ * input) is flushed: its last frames are scored with the last frame
+ * standing in for the missing ones, and its slot is freed. Frames older
+ * than a play's last are ignored, so replays give the same events.
+ *
+ * Coefficients: the model file is loaded at init through md_coef and read
+ * once per batch (a reload takes effect at a batch boundary); every body
+ * carries the version that produced it.
+ *
+ * State: up to max_plays plays in flight (the least recently seen is
+ * flushed and dropped for a new one, counted in cnt.evicted). Not
+ * checkpointed: a restart picks up at the next play. One worker thread.
+ */
+#ifndef PL_EVENTS_H
+#define PL_EVENTS_H
+
+#include <stdint.h>
+
+#include "pipeline/pl_op.h"
+
+typedef struct pl_events_conf {
+    char *model;          /* model file; default conf/models/events.json */
+    int64_t flush_ms;     /* watermark lag after which a quiet play is flushed */
+    int64_t max_plays;    /* plays tracked at once */
+} pl_events_conf_t;
+
+extern const pw_conf_section_t pl_events_conf_section;
+extern const pl_op_def_t pl_events_def;
+
+#endif

@@ -1,0 +1,253 @@
+/*
+ * pl_pressure: the live pressure alert. See pl_pressure.h.
+ */
+#include "pipeline/pl_pressure.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/pw_body.h"
+#include "models/md_coef.h"
+#include "models/md_pressure.h"
+
+static const pw_conf_key_t pr_keys[] = {
+    {.name = "model", .type = PW_CONF_STRING, .offset = offsetof(pl_pressure_conf_t, model),
+     .def = "conf/models/pressure.json",
+     .desc = "the model file written by `pitwall train --model pressure`"},
+    {.name = "threshold", .type = PW_CONF_DOUBLE,
+     .offset = offsetof(pl_pressure_conf_t, threshold), .def = "0", .min = "0", .max = "1",
+     .desc = "alert when the play's pressure probability reaches this; 0 = the threshold "
+             "stored in the model file"},
+    {.name = "top", .type = PW_CONF_INT, .offset = offsetof(pl_pressure_conf_t, top),
+     .def = "3", .min = "1", .max = "3",
+     .desc = "defenders listed in each result, most likely first"},
+    {.name = "max_plays", .type = PW_CONF_INT,
+     .offset = offsetof(pl_pressure_conf_t, max_plays), .def = "64", .min = "1",
+     .max = "65536", .desc = "plays tracked at once; the least recently seen is dropped"},
+};
+
+const pw_conf_section_t pl_pressure_conf_section = {
+    .name = "pressure",
+    .desc = "pass-rush pressure alert",
+    .keys = pr_keys,
+    .nkeys = PW_CONF_NKEYS(pr_keys),
+};
+
+typedef struct slot {
+    bool used;
+    md_pressure_play_t play;
+} slot_t;
+
+typedef struct pr {
+    md_coef_slot_t *coef;
+    md_pressure_labels_t labels;
+    double threshold;     /* 0 = the model's */
+    int top;
+    slot_t *slots;
+    size_t nslots;
+    size_t last;          /* slot of the previous frame */
+    md_pressure_out_t out;
+    pw_body_t body;
+} pr_t;
+
+static const char *const end_names[] = {"", "pass", "sack", "handoff", "scramble",
+                                        "timeout", "no_qb"};
+
+static int pr_check(const void *conf, const pl_port_type_t *in, int nin, pl_port_type_t *out,
+                    pw_err_t *err)
+{
+    (void)conf;
+    if (nin != 1)
+        return pw_err_set(err, PW_ECONF, "pressure: takes 1 input, not %d", nin);
+    if (in[0].kind != PL_FRAMES)
+        return pw_err_set(err, PW_ECONF, "pressure: input 1 carries %s; pressure takes frames",
+                          in[0].kind == PL_POINTS ? "points" : "results");
+    out[0].kind = PL_RESULTS;
+    out[0].keyed = false;
+    return 0;
+}
+
+static void pr_close(pl_op_t *op)
+{
+    pr_t *s = op->state;
+    if (s == NULL)
+        return;
+    if (s->coef)
+        md_coef_release(s->coef);
+    free(s->slots);
+    pw_body_fini(&s->body);
+    free(s);
+    op->state = NULL;
+}
+
+static int pr_init(pl_op_t *op, const void *conf, const pl_setup_t *setup, pw_err_t *err)
+{
+    const pl_pressure_conf_t *c = conf;
+    if (!setup->names || !setup->names->labels || !setup->names->entities)
+        return pw_err_set(err, PW_EARG, "pressure: no label or entity table");
+    pr_t *s = calloc(1, sizeof *s);
+    if (s == NULL)
+        return pw_err_set(err, -ENOMEM, "pressure: out of memory");
+    op->state = s;
+    pw_body_init(&s->body);
+    s->threshold = c->threshold;
+    s->top = (int)c->top;
+    s->nslots = (size_t)c->max_plays;
+    s->slots = calloc(s->nslots, sizeof *s->slots);
+    if (s->slots == NULL) {
+        pr_close(op);
+        return pw_err_set(err, -ENOMEM, "pressure: out of memory");
+    }
+    int rc = md_pressure_labels_resolve(setup->names->labels, true, &s->labels);
+    if (rc) {
+        pr_close(op);
+        return pw_err_set(err, rc, "pressure: labels: %s", pw_strerror(rc));
+    }
+    const char *path = c->model ? c->model : "conf/models/pressure.json";
+    rc = md_coef_acquire(path, md_pressure_model_load, md_pressure_model_free, &s->coef, err);
+    if (rc) {
+        s->coef = NULL;
+        pr_close(op);
+        return rc;
+    }
+    return 0;
+}
+
+/* The play of session, found or made (evicting the least recently seen). */
+static md_pressure_play_t *play_of(pl_op_t *op, pr_t *s, uint64_t session)
+{
+    if (s->slots[s->last].used && s->slots[s->last].play.session == session)
+        return &s->slots[s->last].play;
+    size_t free_at = s->nslots, oldest = 0;
+    for (size_t k = 0; k < s->nslots; k++) {
+        slot_t *x = &s->slots[k];
+        if (!x->used) {
+            if (free_at == s->nslots)
+                free_at = k;
+            continue;
+        }
+        if (x->play.session == session) {
+            s->last = k;
+            return &x->play;
+        }
+        if (x->play.last_ns < s->slots[oldest].play.last_ns || !s->slots[oldest].used)
+            oldest = k;
+    }
+    size_t k = free_at;
+    if (k == s->nslots) {
+        k = oldest;
+        op->cnt.evicted++;
+        op->cnt.keys--;
+    }
+    s->slots[k].used = true;
+    md_pressure_play_init(&s->slots[k].play, session);
+    op->cnt.keys++;
+    s->last = k;
+    return &s->slots[k].play;
+}
+
+static const char *entity_name(const pl_ctx_t *ctx, uint32_t e)
+{
+    const char *n = ctx->names ? pw_intern_name(ctx->names->entities, e) : NULL;
+    return n ? n : "?";
+}
+
+/* The result of one frame. 0 or -ENOMEM. */
+static int emit(pl_op_t *op, pr_t *s, const md_pressure_model_t *m,
+                const md_pressure_play_t *p, int64_t ts, const pl_ctx_t *ctx)
+{
+    const md_pressure_out_t *o = &s->out;
+    pw_body_t *b = &s->body;
+    pw_body_clear(b);
+    pw_body_map(b, p->alerted ? 12 : 9);
+    pw_body_key(b, "ts");
+    pw_body_i64(b, ts);
+    pw_body_key(b, "t_s");
+    pw_body_f64(b, (double)(ts - p->snap_ns) / 1e9);
+    pw_body_key(b, "prob");
+    pw_body_f64(b, o->play_prob);
+    int n = p->last_n < s->top ? p->last_n : s->top;
+    pw_body_key(b, "top");
+    pw_body_array(b, (uint32_t)n);
+    for (int k = 0; k < n; k++) {
+        const char *name = entity_name(ctx, p->last_ent[k]);
+        pw_body_map(b, 3);
+        pw_body_key(b, "entity");
+        pw_body_str(b, name, strlen(name));
+        pw_body_key(b, "prob");
+        pw_body_f64(b, p->last_p[k]);
+        pw_body_key(b, "eta_s");
+        pw_body_f64(b, p->last_eta[k]);
+    }
+    pw_body_key(b, "alert");
+    pw_body_bool(b, o->alert);
+    pw_body_key(b, "alerted");
+    pw_body_bool(b, p->alerted);
+    if (p->alerted) {
+        const char *name = entity_name(ctx, p->alert_entity);
+        pw_body_key(b, "alert_entity");
+        pw_body_str(b, name, strlen(name));
+        pw_body_key(b, "alert_prob");
+        pw_body_f64(b, p->alert_prob);
+        pw_body_key(b, "alert_eta_s");
+        pw_body_f64(b, p->alert_eta_s);
+    }
+    const char *end = o->ended ? end_names[p->end] : "";
+    pw_body_key(b, "end");
+    pw_body_str(b, end, strlen(end));
+    pw_body_key(b, "version");
+    pw_body_str(b, m->version, strlen(m->version));
+    pw_body_key(b, "degraded");
+    pw_body_bool(b, o->degraded);
+    if (pw_body_ok(b))
+        return -ENOMEM;
+    char key[48];
+    int klen = snprintf(key, sizeof key, "game/%" PRIu64, p->session);
+    pl_results_t *res = &pl_op_port(op, 0)->res;
+    if (pl_results_add(res, ts, 1, "pressure", 8, key, (size_t)klen, b->data, b->len))
+        return -ENOMEM;
+    return 0;
+}
+
+static int pr_process(pl_op_t *op, int input, const pl_batch_t *in, pl_ctx_t *ctx)
+{
+    pr_t *s = op->state;
+    const pw_frames_t *f = &in->frames;
+    (void)input;
+    if (f->n == 0)
+        return 0;
+    /* One version per batch: a reload takes effect at the next batch. */
+    const md_pressure_model_t *m = md_coef_get(s->coef);
+    double th = s->threshold > 0 ? s->threshold : m->threshold;
+    for (size_t i = 0; i < f->n; i++) {
+        md_pressure_play_t *p = play_of(op, s, f->session[i]);
+        md_pressure_step(p, m, th, &s->labels, f, i, &s->out);
+        if (!s->out.emit)
+            continue;
+        int rc = emit(op, s, m, p, f->ts_ns[i], ctx);
+        if (rc)
+            return rc;
+    }
+    pl_batch_note_ingest(pl_op_port(op, 0), in);
+    return 0;
+}
+
+static const char *const port_names[] = {"out"};
+
+const pl_op_def_t pl_pressure_def = {
+    .name = "pressure",
+    .desc = "Pass-rush pressure alert on football tracking: per defender the probability of "
+            "reaching the QB within 1.5 s, the play's pressure probability and one alert per "
+            "rush.",
+    .conf = &pl_pressure_conf_section,
+    .conf_size = sizeof(pl_pressure_conf_t),
+    .min_inputs = 1, .max_inputs = 1,
+    .nports = 1, .port_names = port_names,
+    .input_desc = "frames (one session per play)",
+    .output_desc = "results: topic pressure, key game/<session>",
+    .check = pr_check, .init = pr_init, .process = pr_process, .close = pr_close,
+};

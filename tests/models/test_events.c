@@ -1,0 +1,408 @@
+/*
+ * md_events and the events operator: the split rule, the model file, the
+ * live path on a hand-made play (one event per type, look-ahead, flush,
+ * degraded input) and train/eval on the real plays (reproducible file,
+ * eval JSON keys).
+ */
+#include <criterion/criterion.h>
+
+#include <glob.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "core/pw_body.h"
+#include "core/pw_conf.h"
+#include "core/pw_intern.h"
+#include "models/md_events.h"
+#include "models/md_model.h"
+#include "pipeline/pl_batch.h"
+#include "pipeline/pl_events.h"
+#include "pipeline/pl_op.h"
+#include "tests/ingest/data_util.h"
+
+#define T0 INT64_C(1600000000000000000)
+#define FRAME_NS INT64_C(100000000)
+#define SESSION UINT64_C(20190908000051)
+#define SNAP_FRAME 10
+
+static pw_intern_t *entities, *labels, *channels;
+static pl_names_t names;
+static char model_path[64];
+
+/*
+ * A model where only the snap can fire: p = sigmoid(-6 + 3 * ball_dspeed_c)
+ * (the ball speeding up around the frame); every other type has bias -40.
+ */
+static void write_model(void)
+{
+    md_events_model_t m;
+    memset(&m, 0, sizeof m);
+    for (int t = 0; t < MD_EVENTS_NT; t++) {
+        for (int k = 0; k < MD_EVENTS_NF; k++)
+            m.std[t][k] = 1.0;
+        m.bias[t] = -40;
+        m.threshold[t] = 0.5;
+    }
+    m.bias[MD_EV_SNAP] = -6;
+    m.w[MD_EV_SNAP][1] = 3;
+    pw_err_t err = {0};
+    cr_assert_eq(md_events_model_save(&m, model_path, &err), 0, "%s", err.msg);
+}
+
+static void setup(void)
+{
+    cr_assert_eq(pw_intern_create(1 << 12, &entities), 0);
+    cr_assert_eq(pw_intern_create(256, &labels), 0);
+    cr_assert_eq(pw_intern_create(16, &channels), 0);
+    names = (pl_names_t){.channels = channels, .entities = entities, .labels = labels};
+    snprintf(model_path, sizeof model_path, "/tmp/pitwall-events-XXXXXX");
+    int fd = mkstemp(model_path);
+    cr_assert_geq(fd, 0);
+    close(fd);
+    md_gsl_init();
+}
+
+static void teardown(void)
+{
+    unlink(model_path);
+    pw_intern_destroy(entities);
+    pw_intern_destroy(labels);
+    pw_intern_destroy(channels);
+}
+
+TestSuite(md_events, .init = setup, .fini = teardown, .timeout = 900);
+
+static uint32_t intern(pw_intern_t *t, const char *s)
+{
+    uint32_t id;
+    cr_assert_eq(pw_intern_add(t, s, strlen(s), &id), 0);
+    return id;
+}
+
+/*
+ * A play of nframes frames: the ball rests at (50, 25) by the centre
+ * (nfl/1) until SNAP_FRAME, then moves back at 6 yd/s; 11 home and 11
+ * away players. Frame no_ball (if >= 0) lacks the ball; frame nan_ball
+ * has a NaN ball.
+ */
+static void make_play(pl_batch_t *b, uint64_t session, int nframes, int no_ball, int nan_ball)
+{
+    pl_batch_init(b, PL_FRAMES);
+    float bx = 50;
+    for (int i = 0; i < nframes; i++) {
+        pw_object_t o[23];
+        int n = 0;
+        char name[32];
+        bool moving = i >= SNAP_FRAME;
+        if (moving)
+            bx -= 0.6f;
+        if (i != no_ball)
+            o[n++] = (pw_object_t){intern(entities, "ball"), PW_TEAM_BALL,
+                                   i == nan_ball ? NAN : bx, 25, moving ? 6.0f : 0.0f, NAN,
+                                   NAN};
+        for (int k = 0; k < 11; k++) {
+            snprintf(name, sizeof name, "nfl/%d", 1 + k);
+            o[n++] = (pw_object_t){intern(entities, name), PW_TEAM_HOME, 49.5f - (float)(k % 3),
+                                   (float)(20 + k), moving ? 2.0f : 0.0f, 90, 90};
+        }
+        for (int k = 0; k < 11; k++) {
+            snprintf(name, sizeof name, "nfl/%d", 100 + k);
+            o[n++] = (pw_object_t){intern(entities, name), PW_TEAM_AWAY, 52, (float)(20 + k),
+                                   moving ? 2.0f : 0.0f, 270, 270};
+        }
+        cr_assert_eq(pw_frames_push(&b->frames, T0 + i * FRAME_NS, session, NULL, o,
+                                    (uint16_t)n), 0);
+    }
+}
+
+typedef struct run {
+    pl_op_t op;
+    pl_events_conf_t conf;
+} run_t;
+
+static void op_open(run_t *r, const char *path)
+{
+    memset(r, 0, sizeof *r);
+    pw_err_t err = {0};
+    cr_assert_eq(pw_conf_defaults(&pl_events_conf_section, &r->conf, &err), 0, "%s", err.msg);
+    char set[128];
+    snprintf(set, sizeof set, "model=%s", path);
+    cr_assert_eq(pw_conf_set(&pl_events_conf_section, &r->conf, set, &err), 0, "%s", err.msg);
+    pl_port_type_t in = {PL_FRAMES, false}, out;
+    cr_assert_eq(pl_events_def.check(&r->conf, &in, 1, &out, &err), 0);
+    cr_assert_eq(out.kind, PL_RESULTS);
+    pl_port_type_t bad = {PL_POINTS, false};
+    cr_assert_neq(pl_events_def.check(&r->conf, &bad, 1, &out, &err), 0);
+    r->op.def = &pl_events_def;
+    pl_batch_init(&r->op.out[0], PL_RESULTS);
+    pl_setup_t su = {.name = "events", .names = &names, .in = &in, .nin = 1};
+    cr_assert_eq(pl_events_def.init(&r->op, &r->conf, &su, &err), 0, "%s", err.msg);
+}
+
+static void op_close(run_t *r)
+{
+    pl_events_def.close(&r->op);
+    pl_batch_fini(&r->op.out[0]);
+    pw_conf_fini(&pl_events_conf_section, &r->conf);
+}
+
+/* Feed frames one per batch; return the index of the frame after which
+ * the first result appeared (or -1). */
+static int feed(run_t *r, const pl_batch_t *b)
+{
+    pl_ctx_t ctx = {.names = &names, .watermark_ns = PL_WATERMARK_MIN};
+    int first = -1;
+    for (size_t i = 0; i < b->frames.n; i++) {
+        pl_batch_t one;
+        pl_batch_init(&one, PL_FRAMES);
+        cr_assert_eq(pl_batch_push_frame(&one, b, i), 0);
+        cr_assert_eq(pl_events_def.process(&r->op, 0, &one, &ctx), 0);
+        if (first < 0 && r->op.out[0].res.rec.n)
+            first = (int)i;
+        pl_batch_fini(&one);
+    }
+    return first;
+}
+
+static void end_input(run_t *r)
+{
+    pl_ctx_t ctx = {.names = &names, .watermark_ns = PL_WATERMARK_MAX};
+    cr_assert_eq(pl_events_def.advance(&r->op, &ctx), 0);
+}
+
+static const char *json_of(const pw_result_t *res, char *buf, size_t cap)
+{
+    cr_assert_gt(pw_body_to_json(res->body, res->body_len, buf, cap), 0);
+    return buf;
+}
+
+Test(md_events, splits_plays_by_game_id)
+{
+    cr_assert_eq(md_events_is_validation("/d/2019_SF_2019111100_3345.tsv.gz"), 1);
+    cr_assert_eq(md_events_is_validation("2019_TB_2019092909_5000.tsv.gz"), 0);
+    cr_assert_eq(md_events_is_validation("index.tsv"), -1);
+}
+
+Test(md_events, model_file_round_trips_and_rejects_a_hand_edit)
+{
+    write_model();
+    pw_err_t err = {0};
+    md_events_model_t *m = md_events_model_load(model_path, &err);
+    cr_assert_not_null(m, "%s", err.msg);
+    cr_assert_float_eq(m->w[MD_EV_SNAP][1], 3.0, 0);
+    cr_assert_eq(strncmp(m->version, "events-", 7), 0);
+    double feat[MD_EVENTS_NF] = {0};
+    feat[1] = 2.0;
+    cr_assert_float_eq(md_events_predict(m, MD_EV_SNAP, feat), 0.5, 1e-12);
+    md_events_model_free(m);
+
+    FILE *f = fopen(model_path, "r");
+    static char text[1 << 16];
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = 0;
+    char *p = strstr(text, "\"intercept\": -6");
+    cr_assert_not_null(p);
+    p[14] = '5';
+    f = fopen(model_path, "w");
+    fputs(text, f);
+    fclose(f);
+    m = md_events_model_load(model_path, &err);
+    cr_assert_null(m);
+    cr_assert_not_null(strstr(err.msg, "'version' does not match"), "%s", err.msg);
+
+    m = md_events_model_load("/nonexistent/events.json", &err);
+    cr_assert_null(m);
+}
+
+Test(md_events, operator_emits_the_snap_once_after_its_look_ahead)
+{
+    write_model();
+    run_t r;
+    op_open(&r, model_path);
+    pl_batch_t b;
+    make_play(&b, SESSION, 40, -1, -1);
+    int first = feed(&r, &b);
+    /* The peak needs 2 frames of look-ahead and 3 of confirmation. */
+    cr_assert_geq(first, SNAP_FRAME);
+    cr_assert_leq(first, SNAP_FRAME + MD_EVENTS_LOOKAHEAD + MD_EVENTS_PEAK_FRAMES + 1);
+    /* Replaying the same frames (older than the play's last) adds nothing. */
+    size_t before = r.op.out[0].res.rec.n;
+    feed(&r, &b);
+    cr_assert_eq(r.op.out[0].res.rec.n, before);
+    cr_assert_eq(r.op.cnt.dropped, b.frames.n);
+    end_input(&r);
+    const pw_results_t *res = &r.op.out[0].res.rec;
+    cr_assert_eq(res->n, 1, "%zu results", res->n);
+    char buf[1024];
+    const char *js = json_of(&res->rec[0], buf, sizeof buf);
+    cr_assert_eq(res->rec[0].topic_len, 5);
+    cr_assert_eq(memcmp(res->rec[0].topic, "event", 5), 0);
+    char key[64];
+    int kl = snprintf(key, sizeof key, "game/%llu", (unsigned long long)SESSION);
+    cr_assert_eq(res->rec[0].key_len, (uint32_t)kl);
+    cr_assert_eq(memcmp(res->rec[0].key, key, (size_t)kl), 0);
+    cr_assert_not_null(strstr(js, "\"type\":\"ball_snap\""), "%s", js);
+    cr_assert_not_null(strstr(js, "\"version\":\"events-"), "%s", js);
+    cr_assert_not_null(strstr(js, "\"degraded\":false"), "%s", js);
+    cr_assert_not_null(strstr(js, "\"players\":[\"nfl/"), "%s", js);
+    int64_t dt = res->rec[0].ts_ns - (T0 + SNAP_FRAME * FRAME_NS);
+    cr_assert(dt >= -MD_EVENTS_TOL_NS && dt <= MD_EVENTS_TOL_NS, "dt %lld", (long long)dt);
+    double conf;
+    cr_assert_eq(pw_body_get_f64(res->rec[0].body, res->rec[0].body_len, "confidence", &conf),
+                 0);
+    cr_assert_geq(conf, 0.5);
+    op_close(&r);
+    pl_batch_fini(&b);
+}
+
+Test(md_events, missing_or_nan_ball_degrades_without_garbage)
+{
+    write_model();
+    run_t r;
+    op_open(&r, model_path);
+    pl_batch_t b;
+    make_play(&b, SESSION, 30, SNAP_FRAME - 1, SNAP_FRAME + 1);
+    feed(&r, &b);
+    end_input(&r);
+    const pw_results_t *res = &r.op.out[0].res.rec;
+    cr_assert_leq(res->n, 1);
+    for (size_t k = 0; k < res->n; k++) {
+        char buf[1024];
+        const char *js = json_of(&res->rec[k], buf, sizeof buf);
+        cr_assert_not_null(strstr(js, "\"degraded\":true"), "%s", js);
+        cr_assert_null(strstr(js, "null"), "%s", js);
+    }
+    op_close(&r);
+    pl_batch_fini(&b);
+}
+
+Test(md_events, a_quiet_play_is_flushed_when_the_watermark_passes)
+{
+    write_model();
+    run_t r;
+    op_open(&r, model_path);
+    pl_batch_t b;
+    /* The play ends just after the snap: its event waits for the flush. */
+    make_play(&b, SESSION, SNAP_FRAME + 2, -1, -1);
+    feed(&r, &b);
+    cr_assert_eq(r.op.out[0].res.rec.n, 0);
+    int64_t last = T0 + (SNAP_FRAME + 1) * FRAME_NS;
+    pl_ctx_t ctx = {.names = &names, .watermark_ns = last + 1000 * INT64_C(1000000)};
+    cr_assert_eq(pl_events_def.advance(&r.op, &ctx), 0);
+    cr_assert_eq(r.op.out[0].res.rec.n, 0, "flushed before flush_ms");
+    ctx.watermark_ns = last + 2000 * INT64_C(1000000);
+    cr_assert_eq(pl_events_def.advance(&r.op, &ctx), 0);
+    cr_assert_eq(r.op.out[0].res.rec.n, 1);
+    cr_assert_eq(r.op.cnt.keys, 0);
+    op_close(&r);
+    pl_batch_fini(&b);
+}
+
+Test(md_events, operator_refuses_a_missing_model)
+{
+    pl_events_conf_t conf;
+    pw_err_t err = {0};
+    cr_assert_eq(pw_conf_defaults(&pl_events_conf_section, &conf, &err), 0);
+    cr_assert_eq(pw_conf_set(&pl_events_conf_section, &conf, "model=/nonexistent/e.json", &err),
+                 0);
+    pl_op_t op;
+    memset(&op, 0, sizeof op);
+    op.def = &pl_events_def;
+    pl_port_type_t in = {PL_FRAMES, false};
+    pl_setup_t su = {.name = "events", .names = &names, .in = &in, .nin = 1};
+    cr_assert_neq(pl_events_def.init(&op, &conf, &su, &err), 0);
+    cr_assert_not_null(strstr(err.msg, "/nonexistent/e.json"), "%s", err.msg);
+    cr_assert_null(op.state);
+    pw_conf_fini(&pl_events_conf_section, &conf);
+}
+
+/* The real plays: paths of the NGS folder (skips without data). */
+static size_t ngs_files(glob_t *g, char *dir, size_t cap)
+{
+    size_t len;
+    char one[1024];
+    uint8_t *d = tdata_load("football/ngs/2019_TB_2019092909_5000.tsv.gz", &len, one,
+                            sizeof one);
+    free(d);
+    char *slash = strrchr(one, '/');
+    *slash = 0;
+    snprintf(dir, cap, "%s", one);
+    char pat[1100];
+    snprintf(pat, sizeof pat, "%s/*.tsv.gz", dir);
+    cr_assert_eq(glob(pat, 0, NULL, g), 0);
+    return g->gl_pathc;
+}
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    rewind(f);
+    char *s = malloc((size_t)n + 1);
+    cr_assert_eq(fread(s, 1, (size_t)n, f), (size_t)n);
+    s[n] = 0;
+    fclose(f);
+    return s;
+}
+
+Test(md_events, training_is_reproducible_and_eval_prints_the_metrics)
+{
+    glob_t g;
+    char dir[1024];
+    size_t n = ngs_files(&g, dir, sizeof dir);
+    cr_assert_gt(n, 100);
+    /* A third of the files, to keep the test short under ASan. */
+    const char *sub[200];
+    size_t ns = 0;
+    for (size_t k = 0; k < n && ns < 200; k += 2)
+        sub[ns++] = g.gl_pathv[k];
+    char a[] = "/tmp/pitwall-ev-a-XXXXXX", b[] = "/tmp/pitwall-ev-b-XXXXXX";
+    close(mkstemp(a));
+    close(mkstemp(b));
+    pw_err_t err = {0};
+    cr_assert_eq(md_events_def.train(sub, ns, a, NULL, &err), 0, "%s", err.msg);
+    cr_assert_eq(md_events_def.train(sub, ns, b, NULL, &err), 0, "%s", err.msg);
+    char *ta = slurp(a), *tb = slurp(b);
+    cr_assert_str_eq(ta, tb);
+    cr_assert_null(strstr(ta, "2019111100"), "a validation play was used for training");
+    free(ta);
+    free(tb);
+
+    char o[] = "/tmp/pitwall-ev-o-XXXXXX";
+    close(mkstemp(o));
+    FILE *out = fopen(o, "w");
+    cr_assert_eq(md_events_def.eval(a, sub, ns, true, out, &err), 0, "%s", err.msg);
+    fclose(out);
+    char *js = slurp(o);
+    json_error_t je;
+    json_t *root = json_loads(js, 0, &je);
+    cr_assert_not_null(root, "%s", js);
+    cr_assert_str_eq(json_string_value(json_object_get(root, "model")), "events");
+    cr_assert_gt(json_integer_value(json_object_get(root, "plays")), 10);
+    const char *keys[] = {"f1", "precision", "recall"};
+    for (int k = 0; k < 3; k++) {
+        json_t *o2 = json_object_get(root, keys[k]);
+        for (int t = 0; t < MD_EVENTS_NT; t++) {
+            json_t *v = json_object_get(o2, md_events_type_names[t]);
+            cr_assert(json_is_number(v), "%s.%s", keys[k], md_events_type_names[t]);
+            cr_assert(json_number_value(v) >= 0 && json_number_value(v) <= 1);
+        }
+    }
+    /* The snap is easy: it must be found on unseen plays. */
+    cr_assert_geq(json_number_value(json_object_get(json_object_get(root, "f1"), "ball_snap")),
+                  0.8, "%s", js);
+    json_decref(root);
+    free(js);
+    unlink(a);
+    unlink(b);
+    unlink(o);
+    globfree(&g);
+}
