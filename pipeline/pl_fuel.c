@@ -253,7 +253,7 @@ static int emit(fuel_t *s, pl_op_t *op, const pl_ctx_t *ctx, uint32_t e, const c
         pw_body_f64(b, m->lap);
     else
         pw_body_nil(b);
-    pw_body_key(b, "model");
+    pw_body_key(b, "version");
     pw_body_str(b, s->coef->version, strlen(s->coef->version));
     if (pw_body_ok(b))
         return -ENOMEM;
