@@ -26,6 +26,7 @@
 #define IRLS_MAX_ITER 50
 #define FIELD_W_YD 53.3f
 #define DEF_NEAR_YD 1.5f
+#define DEF_NEAR3_YD 3.0f
 #define HANDOFF_WINDOW_S 4.0
 #define NT MD_EVENTS_NT
 #define NF MD_EVENTS_NF
@@ -42,7 +43,9 @@ const char *const md_events_feature_names[NF] = {
     "def_dist", "def_dist_ahead", "carrier_speed", "carrier_dspeed_ahead", "mean_speed",
     "mean_dspeed", "sideline_margin", "ball_out", "ball_went_out", "goal_margin",
     "ball_entered_endzone", "t_since_snap", "t_since_pass", "near_is_offense",
-    "advance_yd", "carrier_changed", "near_gap",
+    "advance_yd", "carrier_changed", "near_gap", "carrier_dspeed_behind", "def_near_3yd",
+    "t_since_arrival", "t_since_contact", "ball_entered_any_endzone", "ball_in_field_depth",
+    "ball_deep_behind_los",
 };
 
 static const char *const feature_desc[NF] = {
@@ -74,6 +77,14 @@ static const char *const feature_desc[NF] = {
     "ball position past the line of scrimmage along the attack, yd, in [-20, 60]",
     "1 when the nearest player at c+2 is not the one at c-2",
     "second nearest minus nearest player distance at c, yd, capped at 10",
+    "carrier_speed at c minus at c-2 (the carrier slowing down is negative)",
+    "defenders within 3 yd of the ball at c, capped at 8",
+    "time since the detected pass arrival, s, in [0, 10] (0 before)",
+    "time since the detected first contact, s, in [0, 10] (0 before)",
+    "1 when the ball is in either end zone at c and was not at c-2 (after the snap)",
+    "yards from the ball to the nearer end line of the field of play (x 10 or 110), in [-5, 30]",
+    "yards the ball is more than 10 yd behind the line of scrimmage at c (a punter's depth), "
+    "in [0, 10]",
 };
 
 /* ---- labels and split --------------------------------------------------- */
@@ -203,7 +214,7 @@ static void summarise(md_events_play_t *p, const pw_frames_t *f, size_t i,
     /* Defenders: the team that is not the offense (the carrier's before the snap). */
     uint8_t off = p->done[MD_EV_SNAP] ? p->offense : t1;
     float dd = 10.0f, offx = 0.0f;
-    int ndef = 0, noff = 0;
+    int ndef = 0, ndef3 = 0, noff = 0;
     for (size_t o = o0; o < o1; o++) {
         uint8_t tm = f->team[o];
         if ((tm != PW_TEAM_HOME && tm != PW_TEAM_AWAY) || !isfinite(f->x[o]) ||
@@ -219,9 +230,12 @@ static void summarise(md_events_play_t *p, const pw_frames_t *f, size_t i,
             dd = d;
         if (d <= DEF_NEAR_YD)
             ndef++;
+        if (d <= DEF_NEAR3_YD)
+            ndef3++;
     }
     fr->dd = dd;
     fr->ndef = (float)(ndef < 5 ? ndef : 5);
+    fr->ndef3 = (float)(ndef3 < 8 ? ndef3 : 8);
     fr->off_x = noff ? offx / (float)noff : p->bx;
 }
 
@@ -250,6 +264,17 @@ static double goal_margin(const md_events_play_t *p, const md_events_frame_t *f)
         return 30.0;
     double g = p->dirx > 0 ? 110.0 - f->bx : f->bx - 10.0;
     return clampd(g, -5.0, 30.0);
+}
+
+/* Seconds since type t was marked at frame f (0 before), in [0, 10]. */
+static double since(const md_events_play_t *p, int t, const md_events_frame_t *f)
+{
+    return p->done[t] ? clampd((double)(f->ts_ns - p->at_ns[t]) / NS_PER_S, 0, 10) : 0.0;
+}
+
+static bool in_endzone(const md_events_frame_t *f)
+{
+    return f->bx < 10.0f || f->bx > 110.0f;
 }
 
 static void features(const md_events_play_t *p, uint64_t c, double *x)
@@ -285,6 +310,13 @@ static void features(const md_events_play_t *p, uint64_t c, double *x)
     x[23] = snapped ? clampd((f0->bx - p->los_x) * p->dirx, -20, 60) : 0.0;
     x[24] = p2->near[0] != m2->near[0] ? 1.0 : 0.0;
     x[25] = clampd(f0->d2 - f0->d1, 0, 10);
+    x[26] = x[11] - clampd(m2->carrier_speed, 0, 15);
+    x[27] = f0->ndef3;
+    x[28] = since(p, MD_EV_ARRIVED, f0);
+    x[29] = since(p, MD_EV_CONTACT, f0);
+    x[30] = snapped && in_endzone(f0) && !in_endzone(m2) ? 1.0 : 0.0;
+    x[31] = clampd(f0->bx < 60.0f ? f0->bx - 10.0 : 110.0 - f0->bx, -5, 30);
+    x[32] = snapped ? clampd(-x[23] - 10.0, 0, 10) : 0.0;
 }
 
 /* Which types may happen at frame c, from the play's state. */
@@ -514,7 +546,7 @@ void *md_events_model_load(const char *path, pw_err_t *err)
     else if (get_num(root, "lookahead_frames", &la) || la != MD_EVENTS_LOOKAHEAD)
         what = "'lookahead_frames' differs from this build's";
     else if (!json_is_array(fnames) || json_array_size(fnames) != NF)
-        what = "'features' is not an array of 26 features";
+        what = "'features' does not hold this build's number of features";
     else if (!json_is_object(types))
         what = "'types' is not an object";
     for (int k = 0; what == NULL && k < NF; k++) {
@@ -541,7 +573,7 @@ void *md_events_model_load(const char *path, pw_err_t *err)
         m->offset_ns[t] = (int64_t)llround(off * NS_PER_S);
         if (json_array_size(mean) != NF || json_array_size(sd) != NF ||
             json_array_size(coef) != NF) {
-            what = "a type's mean, std or coef is not an array of 26 numbers";
+            what = "a type's mean, std or coef does not hold one number per feature";
             break;
         }
         for (int k = 0; what == NULL && k < NF; k++) {

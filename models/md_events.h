@@ -9,8 +9,9 @@
  *
  * Method (docs/models-events.md): a summary of each frame (ball speed and
  * position, distances from the ball to the nearest players and defenders,
- * the ball carrier's speed, the players' mean speed, margins to the
- * sideline and the goal line) is kept in a small ring; the features of
+ * defenders within 1.5 and 3 yd, the ball carrier's speed, the players'
+ * mean speed, margins to the sideline, the goal line and the end lines)
+ * is kept in a small ring; the features of
  * frame c use frames c-2..c+2 (MD_EVENTS_LOOKAHEAD frames of look-ahead,
  * counted in frames, so the result is deterministic). One logistic
  * regression per event type (one-vs-rest, fitted with GSL by IRLS) scores
@@ -61,7 +62,7 @@ enum md_events_type {
 };
 
 /* Features per frame (the same for every type). */
-#define MD_EVENTS_NF 26
+#define MD_EVENTS_NF 33
 /* Frames of look-ahead in the features (100 ms each at 10 Hz). */
 #define MD_EVENTS_LOOKAHEAD 2
 /* Frames after a threshold crossing in which the peak is looked for. */
@@ -122,6 +123,7 @@ typedef struct md_events_frame {
     float carrier_speed;    /* speed of the nearest player, yd/s */
     float mean_speed;       /* mean speed of the players, yd/s */
     float ndef;             /* defenders within 1.5 yd of the ball */
+    float ndef3;            /* defenders within 3 yd of the ball */
     float off_x;            /* mean x of the nearest player's team (the offense at the snap) */
     uint8_t near_team;      /* team of the nearest player */
     bool degraded;          /* ball missing/NaN or fewer than 2 valid players */

@@ -24,11 +24,11 @@
 #define FORMAT_VERSION 1
 #define L2_LAMBDA 1.0
 #define IRLS_MAX_ITER 50
-#define DEFAULT_CONFIRM 2
 
 const char *const md_pressure_feature_names[MD_PRESSURE_NF] = {
     "dist_yd", "near", "closing_yps", "heading_cos", "blockers_in_path", "blocker_dist_yd",
     "t_since_snap_s", "qb_speed_yps", "kin_reach", "penetration_yd", "def_speed_yps",
+    "ttr_s", "free_reach", "qb_depth_yd", "hold_reach",
 };
 
 static const char *const feature_desc[MD_PRESSURE_NF] = {
@@ -49,6 +49,12 @@ static const char *const feature_desc[MD_PRESSURE_NF] = {
     "how far the defender is on the offense's side of the line of scrimmage, yards, in "
     "[-10, 10]",
     "defender speed, yd/s",
+    "kinematic time to reach t, s, in [0, 6] (linear, beside kin_reach's exp(-t))",
+    "exp(-t) when no offensive player is in the path (blockers_in_path = 0), else 0: an "
+    "unblocked rusher on course",
+    "how far the QB is behind the line of scrimmage, yards, in [0, 15] (drop-back depth)",
+    "t_since_snap_s * kin_reach: a rusher on course counts more the longer the QB holds the "
+    "ball",
 };
 
 /* ---- labels and split --------------------------------------------------- */
@@ -96,6 +102,24 @@ void md_pressure_play_init(md_pressure_play_t *p, uint64_t session)
     p->session = session;
     p->last_ns = INT64_MIN;
     p->offense = p->defense = PW_TEAM_UNKNOWN;
+}
+
+int md_pressure_play_check(const md_pressure_play_t *p)
+{
+    bool ok = p->phase >= MD_PRESSURE_WAIT && p->phase <= MD_PRESSURE_DONE &&
+              p->end >= MD_PRESSURE_END_NONE && p->end <= MD_PRESSURE_END_NOQB &&
+              p->last_n >= 0 && p->last_n <= MD_PRESSURE_TOP && p->above >= 0 &&
+              (p->offense <= PW_TEAM_AWAY || p->offense == PW_TEAM_UNKNOWN) &&
+              (p->defense <= PW_TEAM_AWAY || p->defense == PW_TEAM_UNKNOWN) &&
+              isfinite(p->last_prob) && p->last_prob >= 0 && p->last_prob <= 1 &&
+              isfinite(p->alert_prob) && isfinite(p->alert_eta_s) && isfinite(p->los_x);
+    if (p->phase == MD_PRESSURE_RUSH)
+        ok = ok && (p->dirx == 1.0f || p->dirx == -1.0f) && p->end == MD_PRESSURE_END_NONE &&
+             p->offense != p->defense;
+    for (int k = 0; ok && k < p->last_n; k++)
+        ok = isfinite(p->last_p[k]) && p->last_p[k] >= 0 && p->last_p[k] <= 1 &&
+             isfinite(p->last_eta[k]);
+    return ok ? 0 : PW_ECORRUPT;
 }
 
 static bool has_label(const pw_frames_t *f, size_t i, uint32_t id)
@@ -255,6 +279,7 @@ static void features(md_pressure_play_t *p, const pw_frames_t *f, size_t i, size
         }
     }
     double t_snap = (double)(f->ts_ns[i] - p->snap_ns) / NS_PER_S;
+    double qdepth = clampd((p->los_x - qx) * p->dirx, 0, 15);
     out->n = 0;
     for (size_t o = o0; o < o1; o++) {
         if (f->team[o] != p->defense)
@@ -286,6 +311,7 @@ static void features(md_pressure_play_t *p, const pw_frames_t *f, size_t i, size
         }
         double cl = clampd(closing, -10, 10);
         double tt = clampd((d - MD_PRESSURE_REACH_YD) / (cl > 0.3 ? cl : 0.3), 0, 6);
+        double ek = exp(-tt);
         double *x = out->feat[out->n];
         x[0] = clampd(d, 0, 20);
         x[1] = exp(-d / 2.0);
@@ -295,9 +321,13 @@ static void features(md_pressure_play_t *p, const pw_frames_t *f, size_t i, size
         x[5] = bdist;
         x[6] = clampd(t_snap, 0, 6);
         x[7] = qs;
-        x[8] = exp(-tt);
+        x[8] = ek;
         x[9] = clampd((p->los_x - f->x[o]) * p->dirx, -10, 10);
         x[10] = ds;
+        x[11] = tt;
+        x[12] = blockers == 0 ? ek : 0.0;
+        x[13] = qdepth;
+        x[14] = clampd(t_snap, 0, 6) * ek;
         out->ent[out->n] = f->entity[o];
         out->eta_s[out->n] = tt;
         out->n++;
@@ -479,7 +509,7 @@ void *md_pressure_model_load(const char *path, pw_err_t *err)
     else if (get_num(root, "format", &fmt) || fmt != FORMAT_VERSION)
         what = "'format' is not 1";
     else if (!json_is_array(feats) || json_array_size(feats) != MD_PRESSURE_NF)
-        what = "'features' is not an array of 11 features";
+        what = "'features' is not an array of 15 features";
     else if (get_num(root, "intercept", &m->bias))
         what = "'intercept' is not a number";
     else if (!json_is_object(alert) || get_num(alert, "threshold", &m->threshold) ||
@@ -557,7 +587,12 @@ typedef struct play_result {
     bool pressured;    /* a defender came within 1.5 yd during the window */
     bool alerted;
     int64_t alert_ns, sack_ns;
+    int64_t contact_ns; /* first frame a defender is within 1.5 yd; 0 = none */
     size_t frames;     /* frames in the window */
+    /* The play's probability per window frame (cross-validation), or NULL. */
+    int64_t *ts;
+    float *pp;
+    size_t npp, cap_pp;
 } play_result_t;
 
 /* Rows of the design: features, label, prediction. */
@@ -565,10 +600,11 @@ typedef struct rows {
     double *x;  /* [n][NF] */
     uint8_t *y;
     double *p;
+    uint8_t *fold; /* cross-validation fold of the row's game */
     size_t n, cap;
 } rows_t;
 
-static int rows_push(rows_t *r, const double *x, int y, double p)
+static int rows_push(rows_t *r, const double *x, int y, double p, int fold)
 {
     if (r->n == r->cap) {
         size_t cap = r->cap ? r->cap * 2 : 4096;
@@ -584,8 +620,13 @@ static int rows_push(rows_t *r, const double *x, int y, double p)
         if (np == NULL)
             return -ENOMEM;
         r->p = np;
+        uint8_t *nf = realloc(r->fold, cap);
+        if (nf == NULL)
+            return -ENOMEM;
+        r->fold = nf;
         r->cap = cap;
     }
+    r->fold[r->n] = (uint8_t)fold;
     memcpy(r->x + r->n * MD_PRESSURE_NF, x, MD_PRESSURE_NF * sizeof *x);
     r->y[r->n] = (uint8_t)y;
     r->p[r->n] = p;
@@ -598,6 +639,7 @@ static void rows_fini(rows_t *r)
     free(r->x);
     free(r->y);
     free(r->p);
+    free(r->fold);
 }
 
 /* Position of entity e in frame k, or false. */
@@ -637,9 +679,15 @@ static int horizon_label(const pw_frames_t *f, size_t i, size_t last, uint32_t q
  * the play's outcome into res (the first session with a snap).
  */
 static int run_play(const pw_frames_t *f, const md_pressure_model_t *m, double threshold,
-                    const md_pressure_labels_t *L, rows_t *rows, play_result_t *res)
+                    const md_pressure_labels_t *L, rows_t *rows, int fold, play_result_t *res)
 {
+    int64_t *keep_ts = res->ts;
+    float *keep_pp = res->pp;
+    size_t keep_cap = res->cap_pp;
     memset(res, 0, sizeof *res);
+    res->ts = keep_ts;
+    res->pp = keep_pp;
+    res->cap_pp = keep_cap;
     md_pressure_play_t p;
     md_pressure_play_init(&p, f->n ? f->session[0] : 0);
     static md_pressure_out_t out; /* large; train/eval run on one thread */
@@ -670,13 +718,20 @@ static int run_play(const pw_frames_t *f, const md_pressure_model_t *m, double t
         md_pressure_step(&p, m, threshold, L, f, i, &out);
         if (!out.emit)
             continue;
+        if (res->pp && res->npp < res->cap_pp) {
+            res->ts[res->npp] = f->ts_ns[i];
+            res->pp[res->npp++] = (float)out.play_prob;
+        }
         for (int d = 0; d < out.n; d++) {
             double qx, qy, dx, dy;
             if (find_pos(f, i, p.qb, &qx, &qy) && find_pos(f, i, out.ent[d], &dx, &dy) &&
-                hypot(qx - dx, qy - dy) <= MD_PRESSURE_REACH_YD)
+                hypot(qx - dx, qy - dy) <= MD_PRESSURE_REACH_YD) {
+                if (!res->pressured)
+                    res->contact_ns = f->ts_ns[i];
                 res->pressured = true;
+            }
             int y = horizon_label(f, i, last, p.qb, out.ent[d]);
-            if (rows && rows_push(rows, out.feat[d], y, out.prob[d]))
+            if (rows && rows_push(rows, out.feat[d], y, out.prob[d], fold))
                 return -ENOMEM;
         }
     }
@@ -721,12 +776,50 @@ typedef struct tally {
     double leads[64];  /* per sack, in file order (first 64); 0 = not alerted */
 } tally_t;
 
+/* Folds of the cross-validation over training games. */
+#define CV_FOLDS 5
+/* Window frames kept per play for the cross-validation (10 s at 10 Hz fits). */
+#define CV_MAXF 128
+
+/* One held-out play of the cross-validation: its outcome and probability series. */
+typedef struct cv_play {
+    int end;
+    bool dropback, pressured;
+    int64_t contact_ns, sack_ns;
+    size_t n;
+    int64_t ts[CV_MAXF];
+    float pp[CV_MAXF];
+} cv_play_t;
+
+typedef struct cv_set {
+    cv_play_t *play;
+    size_t n, cap;
+} cv_set_t;
+
 typedef struct run_env {
     pw_intern_t *ent, *lab, *ch;
     ing_names_t names;
     play_data_t pd;
     md_pressure_labels_t L;
+    int fold_only;     /* -1: every file of the split; else only that fold's games */
+    int fold_skip;     /* -1: none; else skip that fold's games */
+    cv_set_t *cv;      /* when set, each play's series is appended */
+    int64_t ts[CV_MAXF];
+    float pp[CV_MAXF];
 } run_env_t;
+
+/* The cross-validation fold of a play file's game, from its gameId; 0 if unnamed. */
+static int game_fold(const char *path)
+{
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    const char *q = strchr(base, '_');
+    q = q ? strchr(q + 1, '_') : NULL;
+    if (q == NULL)
+        return 0;
+    unsigned long long g = strtoull(q + 1, NULL, 10);
+    return (int)((g / 5) % CV_FOLDS);
+}
 
 static void env_fini(run_env_t *e)
 {
@@ -740,6 +833,7 @@ static void env_fini(run_env_t *e)
 static int env_init(run_env_t *e, pw_err_t *err)
 {
     memset(e, 0, sizeof *e);
+    e->fold_only = e->fold_skip = -1;
     pw_frames_init(&e->pd.fr);
     if (pw_intern_create(1 << 16, &e->ent) || pw_intern_create(4096, &e->lab) ||
         pw_intern_create(64, &e->ch)) {
@@ -769,6 +863,9 @@ static int run_files(run_env_t *e, const char *const *paths, size_t n, int want,
     for (size_t k = 0; k < n; k++) {
         if (!use_file(paths[k], want))
             continue;
+        int fold = game_fold(paths[k]);
+        if ((e->fold_only >= 0 && fold != e->fold_only) || fold == e->fold_skip)
+            continue;
         int rc = load_play(paths[k], &e->names, &e->pd, err);
         if (rc)
             return rc;
@@ -777,13 +874,38 @@ static int run_files(run_env_t *e, const char *const *paths, size_t n, int want,
             const char *b = strrchr(paths[k], '/');
             json_array_append_new(used, json_string(b ? b + 1 : paths[k]));
         }
-        play_result_t r;
-        rc = run_play(&e->pd.fr, m, threshold, &e->L, rows, &r);
+        play_result_t r = {0};
+        if (e->cv) {
+            r.ts = e->ts;
+            r.pp = e->pp;
+            r.cap_pp = CV_MAXF;
+        }
+        rc = run_play(&e->pd.fr, m, threshold, &e->L, rows, fold, &r);
         if (rc < 0)
             return pw_err_set(err, rc, "pressure: out of memory");
         if (rc == 1) {
             t->skipped++;
             continue;
+        }
+        if (e->cv) {
+            cv_set_t *c = e->cv;
+            if (c->n == c->cap) {
+                size_t cap = c->cap ? c->cap * 2 : 64;
+                cv_play_t *np = realloc(c->play, cap * sizeof *np);
+                if (np == NULL)
+                    return pw_err_set(err, -ENOMEM, "pressure: out of memory");
+                c->play = np;
+                c->cap = cap;
+            }
+            cv_play_t *cp = &c->play[c->n++];
+            cp->end = r.end;
+            cp->dropback = r.dropback;
+            cp->pressured = r.pressured;
+            cp->contact_ns = r.contact_ns;
+            cp->sack_ns = r.sack_ns;
+            cp->n = r.npp;
+            memcpy(cp->ts, r.ts, r.npp * sizeof *r.ts);
+            memcpy(cp->pp, r.pp, r.npp * sizeof *r.pp);
         }
         t->plays++;
         t->frames += r.frames;
@@ -1005,6 +1127,144 @@ static json_t *real(double v)
     return isfinite(v) ? json_real(v) : json_null();
 }
 
+
+/* ---- cross-validation of the alert ------------------------------------------ */
+
+/* Alert thresholds tried: CV_TH_LO, + CV_TH_STEP, ... CV_TH_HI; confirm 1..CV_CONFIRM_MAX. */
+#define CV_TH_LO 0.10
+#define CV_TH_STEP 0.05
+#define CV_NTH 18
+#define CV_CONFIRM_MAX 4
+/*
+ * Out-of-fold false alerts allowed per 10 clean drop-backs when choosing
+ * the alert: the goal is <= 1; 0.75 keeps a margin for unseen plays.
+ */
+#define CV_FA_BUDGET 0.75
+
+/* Copy the rows whose fold is not skip into dst (empty). 0 or -ENOMEM. */
+static int rows_without(const rows_t *src, int skip, rows_t *dst)
+{
+    for (size_t i = 0; i < src->n; i++)
+        if (src->fold[i] != skip &&
+            rows_push(dst, src->x + i * MD_PRESSURE_NF, src->y[i], 0, src->fold[i]))
+            return -ENOMEM;
+    return 0;
+}
+
+/* When the alert (th, confirm) fires on a held-out play; 0 = never. */
+static int64_t cv_alert_ns(const cv_play_t *c, double th, int confirm)
+{
+    int above = 0;
+    for (size_t k = 0; k < c->n; k++) {
+        above = c->pp[k] >= th ? above + 1 : 0;
+        if (above >= confirm)
+            return c->ts[k];
+    }
+    return 0;
+}
+
+/* One point of the cross-validated curve. */
+typedef struct cv_point {
+    double th;
+    int confirm;
+    double fa10;        /* false alerts per 10 clean drop-backs */
+    double mean_lead_s; /* mean lead before the pressure onset, clamped to [-1, 2] */
+    double share_1s;    /* pressure onsets alerted >= 1 s ahead */
+    double share_05s;   /* ... >= 0.5 s ahead */
+    size_t events;      /* pressure onsets (pressured drop-backs and sacks) */
+} cv_point_t;
+
+/*
+ * Score (th, confirm) on the held-out plays: false alerts on clean
+ * drop-backs, and the lead of the alert before the pressure onset (the
+ * first frame a defender is within 1.5 yd of the QB, or the sack) on the
+ * pressured ones; a missed onset counts as -1 s.
+ */
+static cv_point_t cv_score(const cv_set_t *cv, double th, int confirm)
+{
+    cv_point_t pt = {.th = th, .confirm = confirm};
+    size_t clean = 0, fa = 0, n1 = 0, n05 = 0;
+    double sum = 0;
+    for (size_t k = 0; k < cv->n; k++) {
+        const cv_play_t *c = &cv->play[k];
+        if (!c->dropback)
+            continue;
+        int64_t a = cv_alert_ns(c, th, confirm);
+        if (c->end != MD_PRESSURE_END_SACK && !c->pressured) {
+            clean++;
+            fa += a != 0;
+            continue;
+        }
+        int64_t onset = c->pressured ? c->contact_ns : c->sack_ns;
+        double lead = a ? (double)(onset - a) / NS_PER_S : -1.0;
+        lead = clampd(lead, -1.0, 2.0);
+        sum += lead;
+        n1 += lead >= 1.0 - 1e-9;
+        n05 += lead >= 0.5 - 1e-9;
+        pt.events++;
+    }
+    pt.fa10 = per10(fa, clean);
+    pt.mean_lead_s = pt.events ? sum / (double)pt.events : 0;
+    pt.share_1s = pt.events ? (double)n1 / (double)pt.events : 0;
+    pt.share_05s = pt.events ? (double)n05 / (double)pt.events : 0;
+    return pt;
+}
+
+/*
+ * Choose the alert by cross-validation over training games: fit on the
+ * other folds, run the held-out fold's plays, and over the grid of
+ * thresholds and confirm frames keep the earliest alert (largest mean lead)
+ * whose out-of-fold false alerts stay within CV_FA_BUDGET. curve gets the
+ * chosen confirm's points [CV_NTH]. 0 or an error.
+ */
+static int cross_validate(run_env_t *e, const char *const *paths, size_t n, const rows_t *rows,
+                          cv_point_t *best, cv_point_t *curve, pw_err_t *err)
+{
+    cv_set_t cv = {0};
+    rows_t sub = {0};
+    tally_t t;
+    int rc = 0;
+    for (int k = 0; k < CV_FOLDS; k++) {
+        md_pressure_model_t mk = {0};
+        int iters;
+        double ll;
+        sub.n = 0;
+        if ((rc = rows_without(rows, k, &sub)) != 0) {
+            rc = pw_err_set(err, rc, "pressure: out of memory");
+            goto done;
+        }
+        if ((rc = fit(&sub, &mk, &iters, &ll, err)) != 0)
+            goto done;
+        e->fold_only = k;
+        e->cv = &cv;
+        rc = run_files(e, paths, n, 0, &mk, 1.0, NULL, &t, NULL, err);
+        e->fold_only = -1;
+        e->cv = NULL;
+        if (rc)
+            goto done;
+    }
+    bool found = false;
+    for (int c = 1; c <= CV_CONFIRM_MAX; c++)
+        for (int j = 0; j < CV_NTH; j++) {
+            cv_point_t pt = cv_score(&cv, CV_TH_LO + CV_TH_STEP * j, c);
+            if (pt.fa10 > CV_FA_BUDGET + 1e-9)
+                continue;
+            if (!found || pt.mean_lead_s > best->mean_lead_s + 1e-9 ||
+                (fabs(pt.mean_lead_s - best->mean_lead_s) <= 1e-9 && pt.fa10 < best->fa10)) {
+                *best = pt;
+                found = true;
+            }
+        }
+    if (!found) /* nothing within the budget: the strictest alert */
+        *best = cv_score(&cv, CV_TH_LO + CV_TH_STEP * (CV_NTH - 1), CV_CONFIRM_MAX);
+    for (int j = 0; j < CV_NTH; j++)
+        curve[j] = cv_score(&cv, CV_TH_LO + CV_TH_STEP * j, best->confirm);
+done:
+    free(cv.play);
+    rows_fini(&sub);
+    return rc;
+}
+
 static int pressure_train(const char *const *paths, size_t n, const char *out_path,
                           FILE *report, pw_err_t *err)
 {
@@ -1036,24 +1296,14 @@ static int pressure_train(const char *const *paths, size_t n, const char *out_pa
     for (size_t i = 0; i < rows.n; i++)
         rows.p[i] = md_pressure_predict(&m, rows.x + i * MD_PRESSURE_NF);
     double train_auc = auc(&rows);
-    /*
-     * The alert threshold: the lowest (earliest alerts) of 0.30, 0.35, ...,
-     * 0.95 whose false alerts on the training plays' clean drop-backs stay
-     * at or below 0.5 per 10.
-     */
-    m.confirm = DEFAULT_CONFIRM;
-    m.threshold = 0.95;
+    /* The alert threshold and confirm frames: cross-validated over training games. */
+    cv_point_t best = {0}, curve[CV_NTH];
+    rc = cross_validate(&e, paths, n, &rows, &best, curve, err);
+    if (rc)
+        goto done;
+    m.threshold = best.th;
+    m.confirm = best.confirm;
     tally_t tt = {0};
-    for (int k = 6; k <= 19; k++) {
-        double th = k * 0.05;
-        rc = run_files(&e, paths, n, 0, &m, th, NULL, &tt, NULL, err);
-        if (rc)
-            goto done;
-        if (per10(tt.false_alerts, tt.clean) <= 0.5) {
-            m.threshold = th;
-            break;
-        }
-    }
     rc = run_files(&e, paths, n, 0, &m, m.threshold, NULL, &tt, NULL, err);
     if (rc)
         goto done;
@@ -1090,6 +1340,25 @@ static int pressure_train(const char *const *paths, size_t n, const char *out_pa
     json_object_set_new(fs, "train_false_alerts_per_10_clean",
                         json_real(per10(tt.false_alerts, tt.clean)));
     json_object_set_new(fs, "train_sacks_alerted", json_integer((json_int_t)tt.sacks_alerted));
+    json_t *cvj = json_object(), *cur = json_array();
+    json_object_set_new(cvj, "folds", json_integer(CV_FOLDS));
+    json_object_set_new(cvj, "fold_of_game", json_string("(gameId / 5) % 5"));
+    json_object_set_new(cvj, "false_alert_budget_per_10_clean", json_real(CV_FA_BUDGET));
+    json_object_set_new(cvj, "false_alerts_per_10_clean", json_real(best.fa10));
+    json_object_set_new(cvj, "mean_onset_lead_s", json_real(best.mean_lead_s));
+    json_object_set_new(cvj, "onsets_alerted_1s_ahead", json_real(best.share_1s));
+    json_object_set_new(cvj, "onsets", json_integer((json_int_t)best.events));
+    for (int j = 0; j < CV_NTH; j++) {
+        json_t *pt = json_object();
+        json_object_set_new(pt, "threshold", json_real(curve[j].th));
+        json_object_set_new(pt, "false_alerts_per_10_clean", json_real(curve[j].fa10));
+        json_object_set_new(pt, "mean_onset_lead_s", json_real(curve[j].mean_lead_s));
+        json_object_set_new(pt, "onsets_alerted_0_5s_ahead", json_real(curve[j].share_05s));
+        json_object_set_new(pt, "onsets_alerted_1s_ahead", json_real(curve[j].share_1s));
+        json_array_append_new(cur, pt);
+    }
+    json_object_set_new(cvj, "curve", cur);
+    json_object_set_new(fs, "cv", cvj);
     json_object_set_new(root, "fit", fs);
     if (json_dump_file(root, out_path, JSON_SORT_KEYS | JSON_INDENT(2) |
                                            JSON_REAL_PRECISION(17)) != 0) {
@@ -1105,6 +1374,16 @@ static int pressure_train(const char *const *paths, size_t n, const char *out_pa
                 t.files, t.plays, t.skipped, t.frames, rows.n, npos, iters, ll, train_auc,
                 m.threshold, m.confirm, per10(tt.false_alerts, tt.clean), tt.sacks_alerted,
                 tt.sacks, out_path, m.version);
+    if (report) {
+        fprintf(report, "cross-validation (%d folds by game, confirm %d): threshold, false "
+                "alerts per 10 clean, mean lead before the pressure onset (s), onsets "
+                "alerted >= 0.5 s / >= 1 s ahead (of %zu)\n", CV_FOLDS, best.confirm,
+                best.events);
+        for (int j = 0; j < CV_NTH; j++)
+            fprintf(report, "  %.2f  %5.2f  %5.2f  %4.0f%%  %4.0f%%%s\n", curve[j].th,
+                    curve[j].fa10, curve[j].mean_lead_s, 100 * curve[j].share_05s,
+                    100 * curve[j].share_1s, curve[j].th == best.th ? "  <- chosen" : "");
+    }
 done:
     json_decref(files);
     json_decref(root);

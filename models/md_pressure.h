@@ -19,7 +19,9 @@
  * live operator (pipeline/pl_pressure.c): md_pressure_step() is the whole
  * per-frame path. Coefficients are a logistic regression fitted by
  * iteratively reweighted least squares (gsl_multifit_wlinear) with a small
- * L2 penalty on standardised features.
+ * L2 penalty on standardised features; the alert threshold and confirm
+ * frames are chosen by 5-fold cross-validation over training games
+ * (docs/models-pressure.md).
  *
  * Data split (shared with the other football models): a play file named
  * <season>_<team>_<gameId>_<playId>.tsv.gz is a validation play when
@@ -46,7 +48,7 @@
 /* Horizon of the per-defender probability, seconds. */
 #define MD_PRESSURE_HORIZON_S 1.5
 /* Features per defender (standardised before the dot product). */
-#define MD_PRESSURE_NF 11
+#define MD_PRESSURE_NF 15
 /* Most defenders scored per frame (the rest are ignored and flagged). */
 #define MD_PRESSURE_MAXDEF 16
 /* Most offensive players considered as blockers per frame. */
@@ -153,6 +155,13 @@ typedef struct md_pressure_out {
 } md_pressure_out_t;
 
 void md_pressure_play_init(md_pressure_play_t *p, uint64_t session);
+
+/*
+ * Whether a play state read back from a checkpoint is consistent (phase,
+ * end, counts and probabilities in range, finite numbers). 0 or
+ * PW_ECORRUPT. Thread-safe.
+ */
+int md_pressure_play_check(const md_pressure_play_t *p);
 
 /*
  * Run frame i of f through play p: find the QB at the snap, compute the

@@ -3,8 +3,10 @@
  */
 #include "pipeline/pl_events.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -250,6 +252,258 @@ static int ev_advance(pl_op_t *op, pl_ctx_t *ctx)
     return 0;
 }
 
+
+/*
+ * Snapshot: SNAP_VERSION (u32), the number of plays (u32), then per play
+ * its slot index (u32) and the play's whole state, field by field in
+ * fixed-width little-endian values (pl_buf_put_*), so every play takes
+ * SNAP_PLAY_BYTES. Floats are written as f64 (exact for float).
+ */
+#define SNAP_VERSION 1u
+#define SNAP_FRAME_F64 11
+#define SNAP_FRAME_BYTES \
+    (8 + 8 * SNAP_FRAME_F64 + 4 + 4 + 4 * MD_EVENTS_PLAYERS + 4 * PW_FRAME_LABELS)
+#define SNAP_PEAK_BYTES (4 + 4 + 8 + SNAP_FRAME_BYTES + 4)
+#define SNAP_PLAY_BYTES                                                                   \
+    (4 + 8 + 8 + 8 + 8 + MD_EVENTS_RING * SNAP_FRAME_BYTES + MD_EVENTS_NT * (4 + 8) + 4 + \
+     8 + 8 + MD_EVENTS_NT * SNAP_PEAK_BYTES + 4 + 8 + 8 + 8)
+
+static int put_frame(pl_buf_t *b, const md_events_frame_t *f)
+{
+    const float v[SNAP_FRAME_F64] = {f->bx, f->by, f->bs, f->d1, f->d2, f->dd,
+                                     f->carrier_speed, f->mean_speed, f->ndef, f->ndef3,
+                                     f->off_x};
+    int rc = pl_buf_put_i64(b, f->ts_ns);
+    for (int k = 0; k < SNAP_FRAME_F64; k++)
+        rc |= pl_buf_put_f64(b, v[k]);
+    rc |= pl_buf_put_u32(b, f->near_team);
+    rc |= pl_buf_put_u32(b, f->degraded);
+    for (int k = 0; k < MD_EVENTS_PLAYERS; k++)
+        rc |= pl_buf_put_u32(b, f->near[k]);
+    for (int k = 0; k < PW_FRAME_LABELS; k++)
+        rc |= pl_buf_put_u32(b, f->label[k]);
+    return rc;
+}
+
+static int put_play(pl_buf_t *b, uint32_t slot, const md_events_play_t *p)
+{
+    int rc = pl_buf_put_u32(b, slot);
+    rc |= pl_buf_put_u64(b, p->session);
+    rc |= pl_buf_put_u64(b, p->n);
+    rc |= pl_buf_put_u64(b, p->c);
+    rc |= pl_buf_put_i64(b, p->last_ns);
+    for (int k = 0; k < MD_EVENTS_RING; k++)
+        rc |= put_frame(b, &p->ring[k]);
+    for (int t = 0; t < MD_EVENTS_NT; t++) {
+        rc |= pl_buf_put_u32(b, p->done[t]);
+        rc |= pl_buf_put_i64(b, p->at_ns[t]);
+    }
+    rc |= pl_buf_put_u32(b, p->offense);
+    rc |= pl_buf_put_f64(b, p->los_x);
+    rc |= pl_buf_put_f64(b, p->dirx);
+    for (int t = 0; t < MD_EVENTS_NT; t++) {
+        const md_events_peak_t *pk = &p->peak[t];
+        rc |= pl_buf_put_u32(b, pk->active);
+        rc |= pl_buf_put_u32(b, (uint32_t)pk->left);
+        rc |= pl_buf_put_f64(b, pk->p);
+        rc |= put_frame(b, &pk->at);
+        rc |= pl_buf_put_u32(b, pk->degraded);
+    }
+    rc |= pl_buf_put_u32(b, p->have_ball);
+    rc |= pl_buf_put_f64(b, p->bx);
+    rc |= pl_buf_put_f64(b, p->by);
+    rc |= pl_buf_put_f64(b, p->bs);
+    return rc;
+}
+
+static int ev_snapshot(pl_op_t *op, pl_buf_t *b)
+{
+    ev_t *s = op->state;
+    uint32_t n = 0;
+    for (size_t k = 0; k < s->nslots; k++)
+        n += s->slots[k].used;
+    size_t start = b->len;
+    int rc = pl_buf_put_u32(b, SNAP_VERSION);
+    rc |= pl_buf_put_u32(b, n);
+    if (rc || pl_buf_reserve(b, (size_t)n * SNAP_PLAY_BYTES))
+        return -ENOMEM;
+    for (size_t k = 0; k < s->nslots && rc == 0; k++)
+        if (s->slots[k].used)
+            rc = put_play(b, (uint32_t)k, &s->slots[k].play);
+    if (rc)
+        return -ENOMEM;
+    assert(b->len - start == 8 + (size_t)n * SNAP_PLAY_BYTES);
+    (void)start;
+    return 0;
+}
+
+/* Read a value written as f64 from a float field; false if not finite. */
+static bool get_f(pl_rd_t *r, float *v)
+{
+    double d = 0;
+    pl_rd_f64(r, &d);
+    *v = (float)d;
+    return isfinite(d);
+}
+
+static bool get_bool(pl_rd_t *r, bool *v)
+{
+    uint32_t u = 0;
+    pl_rd_u32(r, &u);
+    *v = u != 0;
+    return u <= 1;
+}
+
+static bool team_ok(uint32_t t)
+{
+    return t == PW_TEAM_HOME || t == PW_TEAM_AWAY || t == PW_TEAM_BALL ||
+           t == PW_TEAM_UNKNOWN;
+}
+
+/* One frame summary; false (what set) if a value is out of range. */
+static bool get_frame(pl_rd_t *r, md_events_frame_t *f, const char **what)
+{
+    float *v[SNAP_FRAME_F64] = {&f->bx, &f->by, &f->bs, &f->d1, &f->d2, &f->dd,
+                                &f->carrier_speed, &f->mean_speed, &f->ndef, &f->ndef3,
+                                &f->off_x};
+    bool ok = true;
+    uint32_t team = 0;
+    pl_rd_i64(r, &f->ts_ns);
+    for (int k = 0; k < SNAP_FRAME_F64; k++)
+        ok &= get_f(r, v[k]);
+    if (!ok)
+        *what = "a frame value is not finite";
+    pl_rd_u32(r, &team);
+    if (ok && !team_ok(team)) {
+        *what = "a frame's team is unknown";
+        ok = false;
+    }
+    f->near_team = (uint8_t)team;
+    if (!get_bool(r, &f->degraded) && ok) {
+        *what = "a frame's degraded flag is not 0 or 1";
+        ok = false;
+    }
+    for (int k = 0; k < MD_EVENTS_PLAYERS; k++)
+        pl_rd_u32(r, &f->near[k]);
+    for (int k = 0; k < PW_FRAME_LABELS; k++)
+        pl_rd_u32(r, &f->label[k]);
+    return ok;
+}
+
+/* One play; NULL or what is wrong with it. */
+static const char *get_play(pl_rd_t *r, md_events_play_t *p)
+{
+    const char *what = NULL;
+    uint32_t u = 0;
+    pl_rd_u64(r, &p->session);
+    pl_rd_u64(r, &p->n);
+    pl_rd_u64(r, &p->c);
+    pl_rd_i64(r, &p->last_ns);
+    for (int k = 0; k < MD_EVENTS_RING; k++)
+        if (!get_frame(r, &p->ring[k], &what) && what == NULL)
+            what = "a frame is malformed";
+    for (int t = 0; t < MD_EVENTS_NT; t++) {
+        if (!get_bool(r, &p->done[t]) && what == NULL)
+            what = "a done flag is not 0 or 1";
+        pl_rd_i64(r, &p->at_ns[t]);
+    }
+    pl_rd_u32(r, &u);
+    p->offense = (uint8_t)u;
+    if (!team_ok(u) && what == NULL)
+        what = "the offense is not a team";
+    if ((!get_f(r, &p->los_x) || !get_f(r, &p->dirx) ||
+         (p->dirx != 1.0f && p->dirx != -1.0f)) && what == NULL)
+        what = "the line of scrimmage or direction is malformed";
+    for (int t = 0; t < MD_EVENTS_NT; t++) {
+        md_events_peak_t *pk = &p->peak[t];
+        if (!get_bool(r, &pk->active) && what == NULL)
+            what = "a peak's active flag is not 0 or 1";
+        pl_rd_u32(r, &u);
+        pk->left = (int)(u <= MD_EVENTS_PEAK_FRAMES ? u : 0);
+        if (u > MD_EVENTS_PEAK_FRAMES && what == NULL)
+            what = "a peak's frames left is out of range";
+        pl_rd_f64(r, &pk->p);
+        if (!(pk->p >= 0 && pk->p <= 1) && what == NULL)
+            what = "a peak's probability is not in [0, 1]";
+        if (!get_frame(r, &pk->at, &what) && what == NULL)
+            what = "a peak's frame is malformed";
+        if (!get_bool(r, &pk->degraded) && what == NULL)
+            what = "a peak's degraded flag is not 0 or 1";
+    }
+    if (!get_bool(r, &p->have_ball) && what == NULL)
+        what = "the ball flag is not 0 or 1";
+    if ((!get_f(r, &p->bx) || !get_f(r, &p->by) || !get_f(r, &p->bs)) && what == NULL)
+        what = "the held ball is not finite";
+    /* The scoring cursor trails the frames by at most the look-ahead. */
+    if (what == NULL && (p->c > p->n || p->n - p->c > MD_EVENTS_LOOKAHEAD ||
+                         (p->n == 0 && p->last_ns != INT64_MIN)))
+        what = "the frame counters are inconsistent";
+    return what;
+}
+
+static int ev_restore(pl_op_t *op, pl_rd_t *r, pw_err_t *err)
+{
+    ev_t *s = op->state;
+    uint32_t version = 0, n = 0;
+    if (pl_rd_left(r) == 0)
+        return 0;
+    pl_rd_u32(r, &version);
+    pl_rd_u32(r, &n);
+    if (r->failed || version != SNAP_VERSION)
+        return pw_err_set(err, PW_ECORRUPT, "events: state of format %u, expected %u", version,
+                          SNAP_VERSION);
+    if ((uint64_t)n * SNAP_PLAY_BYTES != pl_rd_left(r))
+        return pw_err_set(err, PW_ECORRUPT,
+                          "events: state of %u plays has %zu bytes, expected %llu", n,
+                          pl_rd_left(r), (unsigned long long)n * SNAP_PLAY_BYTES);
+    if (n > s->nslots)
+        return pw_err_set(err, PW_ECORRUPT, "events: state of %u plays, max_plays is %zu", n,
+                          s->nslots);
+    /* Read into the slots only once the whole state is known to be good. */
+    slot_t *slots = calloc(s->nslots, sizeof *slots);
+    if (slots == NULL)
+        return pw_err_set(err, -ENOMEM, "events: out of memory");
+    int rc = 0;
+    for (uint32_t j = 0; j < n && rc == 0; j++) {
+        uint32_t k = 0;
+        pl_rd_u32(r, &k);
+        if (k >= s->nslots) {
+            rc = pw_err_set(err, PW_ECORRUPT,
+                            "events: play %u of the state is in slot %u, max_plays is %zu", j,
+                            k, s->nslots);
+            break;
+        }
+        if (slots[k].used) {
+            rc = pw_err_set(err, PW_ECORRUPT, "events: slot %u twice in the state", k);
+            break;
+        }
+        md_events_play_t p;
+        md_events_play_init(&p, 0);
+        const char *what = get_play(r, &p);
+        if (r->failed)
+            what = "truncated";
+        for (size_t q = 0; what == NULL && q < s->nslots; q++)
+            if (slots[q].used && slots[q].play.session == p.session)
+                what = "its session is in the state twice";
+        if (what) {
+            rc = pw_err_set(err, PW_ECORRUPT, "events: play %u of the state is malformed: %s",
+                            j, what);
+            break;
+        }
+        slots[k].used = true;
+        slots[k].play = p;
+    }
+    if (rc) {
+        free(slots);
+        return rc;
+    }
+    free(s->slots);
+    s->slots = slots;
+    s->last = 0;
+    op->cnt.keys = n;
+    return 0;
+}
+
 static const char *const port_names[] = {"out"};
 
 const pl_op_def_t pl_events_def = {
@@ -264,5 +518,5 @@ const pl_op_def_t pl_events_def = {
     .input_desc = "frames (one session per play)",
     .output_desc = "results: topic event, key game/<session>, one per event",
     .check = ev_check, .init = ev_init, .process = ev_process, .advance = ev_advance,
-    .close = ev_close,
+    .snapshot = ev_snapshot, .restore = ev_restore, .close = ev_close,
 };

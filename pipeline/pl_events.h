@@ -27,8 +27,13 @@
  * carries the version that produced it.
  *
  * State: up to max_plays plays in flight (the least recently seen is
- * flushed and dropped for a new one, counted in cnt.evicted). Not
- * checkpointed: a restart picks up at the next play. One worker thread.
+ * flushed and dropped for a new one, counted in cnt.evicted). snapshot
+ * writes every play in flight (frame ring, state machine, open peaks) and
+ * restore puts each back in its slot, so a pipeline restored mid-play
+ * emits the same events as one that ran through; restore refuses a state
+ * of another format, length or max_plays, or with a value out of range
+ * (PW_ECORRUPT, "events: ..."), leaving the operator's state as it was.
+ * One worker thread.
  */
 #ifndef PL_EVENTS_H
 #define PL_EVENTS_H

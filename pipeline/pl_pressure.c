@@ -3,6 +3,7 @@
  */
 #include "pipeline/pl_pressure.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdbool.h>
@@ -236,6 +237,181 @@ static int pr_process(pl_op_t *op, int input, const pl_batch_t *in, pl_ctx_t *ct
     return 0;
 }
 
+
+/*
+ * Checkpoint format: u32 SNAP_VERSION, u32 plays, u32 max_plays, then per
+ * play its slot and state (SNAP_PLAY_BYTES, as pl_buf_put_* write), then u32
+ * FNV-1a of everything before it. The slot is kept so that eviction after
+ * a restore picks the same plays as a run that went through.
+ */
+#define SNAP_VERSION 1u
+#define SNAP_PLAY_BYTES ((size_t)(4 + 8 + 4 + 4 + 8 * 3 + 4 * 3 + 8 * 2 + 4 + 8 + 4 + 8 + 4 + \
+                                  8 * 3 + 4 + MD_PRESSURE_TOP * (4 + 8 + 8)))
+
+static uint32_t snap_hash(const uint8_t *p, size_t n)
+{
+    uint32_t h = 2166136261u;
+    for (size_t k = 0; k < n; k++) {
+        h ^= p[k];
+        h *= 16777619u;
+    }
+    return h;
+}
+
+static int pr_snapshot(pl_op_t *op, pl_buf_t *b)
+{
+    pr_t *s = op->state;
+    size_t start = b->len;
+    uint32_t n = 0;
+    for (size_t k = 0; k < s->nslots; k++)
+        n += s->slots[k].used;
+    if (pl_buf_reserve(b, 12 + (size_t)n * SNAP_PLAY_BYTES + 4))
+        return -ENOMEM;
+    int rc = pl_buf_put_u32(b, SNAP_VERSION);
+    rc |= pl_buf_put_u32(b, n);
+    rc |= pl_buf_put_u32(b, (uint32_t)s->nslots);
+    for (size_t k = 0; k < s->nslots && rc == 0; k++) {
+        if (!s->slots[k].used)
+            continue;
+        const md_pressure_play_t *p = &s->slots[k].play;
+        rc |= pl_buf_put_u32(b, (uint32_t)k);
+        rc |= pl_buf_put_u64(b, p->session);
+        rc |= pl_buf_put_u32(b, (uint32_t)p->phase);
+        rc |= pl_buf_put_u32(b, (uint32_t)p->end);
+        rc |= pl_buf_put_i64(b, p->snap_ns);
+        rc |= pl_buf_put_i64(b, p->end_ns);
+        rc |= pl_buf_put_i64(b, p->last_ns);
+        rc |= pl_buf_put_u32(b, p->qb);
+        rc |= pl_buf_put_u32(b, p->offense);
+        rc |= pl_buf_put_u32(b, p->defense);
+        rc |= pl_buf_put_f64(b, p->dirx);
+        rc |= pl_buf_put_f64(b, p->los_x);
+        rc |= pl_buf_put_u32(b, (uint32_t)p->above);
+        rc |= pl_buf_put_i64(b, p->handoff_ns);
+        rc |= pl_buf_put_u32(b, p->alerted);
+        rc |= pl_buf_put_i64(b, p->alert_ns);
+        rc |= pl_buf_put_u32(b, p->alert_entity);
+        rc |= pl_buf_put_f64(b, p->alert_prob);
+        rc |= pl_buf_put_f64(b, p->alert_eta_s);
+        rc |= pl_buf_put_f64(b, p->last_prob);
+        rc |= pl_buf_put_u32(b, (uint32_t)p->last_n);
+        for (int t = 0; t < MD_PRESSURE_TOP; t++) {
+            rc |= pl_buf_put_u32(b, p->last_ent[t]);
+            rc |= pl_buf_put_f64(b, p->last_p[t]);
+            rc |= pl_buf_put_f64(b, p->last_eta[t]);
+        }
+    }
+    assert(rc || b->len - start == 12 + (size_t)n * SNAP_PLAY_BYTES);
+    if (rc == 0)
+        rc = pl_buf_put_u32(b, snap_hash(b->data + start, b->len - start));
+    return rc ? -ENOMEM : 0;
+}
+
+/* Read one play (after its slot) into p; false on overrun. */
+static bool read_play(pl_rd_t *r, md_pressure_play_t *p)
+{
+    uint32_t phase = 0, end = 0, off = 0, def = 0, above = 0, alerted = 0, last_n = 0;
+    double dirx = 0;
+    md_pressure_play_init(p, 0);
+    pl_rd_u64(r, &p->session);
+    pl_rd_u32(r, &phase);
+    pl_rd_u32(r, &end);
+    pl_rd_i64(r, &p->snap_ns);
+    pl_rd_i64(r, &p->end_ns);
+    pl_rd_i64(r, &p->last_ns);
+    pl_rd_u32(r, &p->qb);
+    pl_rd_u32(r, &off);
+    pl_rd_u32(r, &def);
+    pl_rd_f64(r, &dirx);
+    double los = 0;
+    pl_rd_f64(r, &los);
+    pl_rd_u32(r, &above);
+    pl_rd_i64(r, &p->handoff_ns);
+    pl_rd_u32(r, &alerted);
+    pl_rd_i64(r, &p->alert_ns);
+    pl_rd_u32(r, &p->alert_entity);
+    pl_rd_f64(r, &p->alert_prob);
+    pl_rd_f64(r, &p->alert_eta_s);
+    pl_rd_f64(r, &p->last_prob);
+    pl_rd_u32(r, &last_n);
+    for (int t = 0; t < MD_PRESSURE_TOP; t++) {
+        pl_rd_u32(r, &p->last_ent[t]);
+        pl_rd_f64(r, &p->last_p[t]);
+        pl_rd_f64(r, &p->last_eta[t]);
+    }
+    if (r->failed || phase > MD_PRESSURE_DONE || end > MD_PRESSURE_END_NOQB || off > 255 ||
+        def > 255 || above > 1000 || alerted > 1 || last_n > MD_PRESSURE_TOP)
+        return false;
+    p->phase = (int)phase;
+    p->end = (int)end;
+    p->offense = (uint8_t)off;
+    p->defense = (uint8_t)def;
+    p->dirx = (float)dirx;
+    p->los_x = (float)los;
+    p->above = (int)above;
+    p->alerted = alerted != 0;
+    p->last_n = (int)last_n;
+    return md_pressure_play_check(p) == 0;
+}
+
+/*
+ * Restore the plays of a checkpoint. The whole blob is checked (version,
+ * length, checksum, every play) before any state is replaced, so a
+ * rejected blob leaves the operator as it was.
+ */
+static int pr_restore(pl_op_t *op, pl_rd_t *r, pw_err_t *err)
+{
+    pr_t *s = op->state;
+    if (pl_rd_left(r) == 0)
+        return 0;
+    size_t total = pl_rd_left(r);
+    const uint8_t *base = r->p + r->pos;
+    uint32_t version = 0, n = 0, nslots = 0, sum = 0;
+    pl_rd_u32(r, &version);
+    pl_rd_u32(r, &n);
+    pl_rd_u32(r, &nslots);
+    if (r->failed || version != SNAP_VERSION)
+        return pw_err_set(err, PW_ECORRUPT, "pressure: state of format %u, expected %u "
+                          "(%zu bytes)", version, SNAP_VERSION, total);
+    if ((size_t)n * SNAP_PLAY_BYTES + 4 != pl_rd_left(r))
+        return pw_err_set(err, PW_ECORRUPT, "pressure: state of %u plays has %zu bytes, "
+                          "expected %zu", n, total, 12 + (size_t)n * SNAP_PLAY_BYTES + 4);
+    memcpy(&sum, base + total - 4, 4); /* as pl_buf_put_u32 wrote it */
+    if (sum != snap_hash(base, total - 4))
+        return pw_err_set(err, PW_ECORRUPT, "pressure: state checksum mismatch (%zu bytes): "
+                          "corrupt checkpoint", total);
+    if (n > s->nslots || nslots != s->nslots)
+        return pw_err_set(err, PW_ECONF, "pressure: state has %u plays in %u slots; this "
+                          "operator has max_plays %zu", n, nslots, s->nslots);
+    slot_t *tmp = calloc(s->nslots, sizeof *tmp);
+    if (tmp == NULL)
+        return pw_err_set(err, -ENOMEM, "pressure: out of memory");
+    for (uint32_t j = 0; j < n; j++) {
+        uint32_t k = 0;
+        pl_rd_u32(r, &k);
+        md_pressure_play_t p;
+        bool ok = read_play(r, &p);
+        if (!ok || k >= s->nslots || tmp[k].used) {
+            free(tmp);
+            return pw_err_set(err, PW_ECORRUPT, "pressure: play %u of the state is "
+                              "malformed (slot %u)", j, k);
+        }
+        for (size_t q = 0; q < s->nslots; q++)
+            if (tmp[q].used && tmp[q].play.session == p.session) {
+                free(tmp);
+                return pw_err_set(err, PW_ECORRUPT, "pressure: session %" PRIu64
+                                  " twice in the state", p.session);
+            }
+        tmp[k].used = true;
+        tmp[k].play = p;
+    }
+    free(s->slots);
+    s->slots = tmp;
+    s->last = 0;
+    op->cnt.keys = n;
+    return 0;
+}
+
 static const char *const port_names[] = {"out"};
 
 const pl_op_def_t pl_pressure_def = {
@@ -249,5 +425,6 @@ const pl_op_def_t pl_pressure_def = {
     .nports = 1, .port_names = port_names,
     .input_desc = "frames (one session per play)",
     .output_desc = "results: topic pressure, key game/<session>",
-    .check = pr_check, .init = pr_init, .process = pr_process, .close = pr_close,
+    .check = pr_check, .init = pr_init, .process = pr_process, .snapshot = pr_snapshot,
+    .restore = pr_restore, .close = pr_close,
 };

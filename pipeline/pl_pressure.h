@@ -28,8 +28,15 @@
  * body carries the version that produced it.
  *
  * State: up to max_plays plays in flight (the least recently seen play is
- * dropped for a new one and counted in cnt.evicted). Not checkpointed: a
- * restart picks up at the next snap. Runs on one worker thread (pl_op.h).
+ * dropped for a new one and counted in cnt.evicted). Checkpointed: snapshot
+ * writes every play's rush state (phase, QB, line of scrimmage, frames
+ * above the threshold, whether and whom it alerted, the last good output)
+ * with its slot and a checksum; restore checks version, length, checksum
+ * and every field before it replaces anything (PW_ECORRUPT with the reason
+ * otherwise, PW_ECONF when max_plays differs), so a pipeline restored mid
+ * play emits the same results as one that ran through, and a rush that
+ * already alerted does not alert again. Runs on one worker thread
+ * (pl_op.h).
  */
 #ifndef PL_PRESSURE_H
 #define PL_PRESSURE_H

@@ -23,6 +23,7 @@
 #include "pipeline/pl_batch.h"
 #include "pipeline/pl_events.h"
 #include "pipeline/pl_op.h"
+#include "ingest/ing_format.h"
 #include "tests/ingest/data_util.h"
 
 #define T0 INT64_C(1600000000000000000)
@@ -76,6 +77,7 @@ static void teardown(void)
 }
 
 TestSuite(md_events, .init = setup, .fini = teardown, .timeout = 900);
+TestSuite(pl_events, .init = setup, .fini = teardown, .timeout = 300);
 
 static uint32_t intern(pw_intern_t *t, const char *s)
 {
@@ -405,4 +407,233 @@ Test(md_events, training_is_reproducible_and_eval_prints_the_metrics)
     unlink(b);
     unlink(o);
     globfree(&g);
+}
+
+/* ---- snapshot and restore ---------------------------------------------------- */
+
+static int on_play_frames(void *ctx, const pw_frames_t *b)
+{
+    pl_batch_t *dst = ctx;
+    pw_object_t o[64];
+    for (size_t i = 0; i < b->n; i++) {
+        uint16_t n = b->nobj[i] < 64 ? b->nobj[i] : 64;
+        for (uint16_t k = 0; k < n; k++) {
+            size_t j = b->first[i] + k;
+            o[k] = (pw_object_t){b->entity[j], b->team[j], b->x[j], b->y[j], b->speed[j],
+                                 b->orientation[j], b->direction[j]};
+        }
+        cr_assert_eq(pw_frames_push(&dst->frames, b->ts_ns[i], b->session[i],
+                                    &b->label[i * PW_FRAME_LABELS], o, n), 0);
+    }
+    return 0;
+}
+
+/* Decode a real play into b (frames); false (test skipped) without the data. */
+static bool load_play(const char *rel, pl_batch_t *b)
+{
+    char path[1024];
+    size_t len;
+    uint8_t *raw = tdata_load(rel, &len, path, sizeof path);
+    free(raw);
+    uint8_t *data = NULL;
+    pw_err_t err = {0};
+    cr_assert_eq(ing_file_load(path, (size_t)64 << 20, &data, &len, &err), 0, "%s", err.msg);
+    pl_batch_init(b, PL_FRAMES);
+    ing_names_t nm = {.channels = channels, .entities = entities, .labels = labels};
+    ing_emit_t emit = {.frames = on_play_frames, .ctx = b};
+    ing_stats_t st;
+    ing_stats_init(&st);
+    cr_assert_geq(ing_ngs_decode(path, data, len, NULL, &nm, &emit, &st, &err), 0, "%s",
+                  err.msg);
+    free(data);
+    cr_assert_gt(b->frames.n, 50);
+    return true;
+}
+
+/* Frames of a and b in one batch, interleaved by time (two plays at once). */
+static void interleave(const pl_batch_t *a, const pl_batch_t *b, pl_batch_t *out)
+{
+    pl_batch_init(out, PL_FRAMES);
+    size_t i = 0, j = 0;
+    int64_t a0 = a->frames.ts_ns[0], b0 = b->frames.ts_ns[0];
+    while (i < a->frames.n || j < b->frames.n) {
+        bool take_a = j >= b->frames.n ||
+                      (i < a->frames.n && a->frames.ts_ns[i] - a0 <= b->frames.ts_ns[j] - b0);
+        cr_assert_eq(pl_batch_push_frame(out, take_a ? a : b, take_a ? i++ : j++), 0);
+    }
+}
+
+/* Every result of r as "ts|topic|key|body-json\n" appended to acc. */
+static void collect(run_t *r, char *acc, size_t cap)
+{
+    const pw_results_t *res = &r->op.out[0].res.rec;
+    for (size_t k = 0; k < res->n; k++) {
+        char js[2048];
+        json_of(&res->rec[k], js, sizeof js);
+        size_t len = strlen(acc);
+        snprintf(acc + len, cap - len, "%lld|%.*s|%.*s|%s\n", (long long)res->rec[k].ts_ns,
+                 (int)res->rec[k].topic_len, res->rec[k].topic, (int)res->rec[k].key_len,
+                 res->rec[k].key, js);
+    }
+    pl_batch_clear(&r->op.out[0]);
+}
+
+/* Feed frames [from, to) of b, one per batch, collecting the results. */
+static void feed_range(run_t *r, const pl_batch_t *b, size_t from, size_t to, char *acc,
+                       size_t cap)
+{
+    pl_ctx_t ctx = {.names = &names, .watermark_ns = PL_WATERMARK_MIN};
+    for (size_t i = from; i < to; i++) {
+        pl_batch_t one;
+        pl_batch_init(&one, PL_FRAMES);
+        cr_assert_eq(pl_batch_push_frame(&one, b, i), 0);
+        cr_assert_eq(pl_events_def.process(&r->op, 0, &one, &ctx), 0);
+        pl_batch_fini(&one);
+        collect(r, acc, cap);
+    }
+}
+
+static const char *real_model(void)
+{
+    const char *path = "conf/models/events.json";
+    if (access(path, R_OK) != 0)
+        cr_skip_test("no %s (run from the repository root)", path);
+    return path;
+}
+
+#define ACC_CAP (1 << 16)
+
+Test(pl_events, restored_midway_emits_the_same_events_as_an_uninterrupted_run)
+{
+    const char *model = real_model();
+    pl_batch_t a, b, both;
+    load_play("football/ngs/2019_TB_2019092909_5000.tsv.gz", &a);
+    load_play("football/ngs/2018_LA_2018111900_137.tsv.gz", &b);
+    interleave(&a, &b, &both);
+    size_t n = both.frames.n;
+
+    static char whole[ACC_CAP], split[ACC_CAP];
+    whole[0] = 0;
+    run_t r;
+    op_open(&r, model);
+    feed_range(&r, &both, 0, n, whole, ACC_CAP);
+    end_input(&r);
+    collect(&r, whole, ACC_CAP);
+    op_close(&r);
+    cr_assert_gt(strlen(whole), 0, "the plays gave no events");
+    cr_assert_not_null(strstr(whole, "ball_snap"), "%s", whole);
+
+    /* Cut at a handful of places, including inside the look-ahead of the snap. */
+    size_t cuts[] = {1, 3, n / 5, n / 3, n / 2, 2 * n / 3, n - 2, n};
+    for (size_t c = 0; c < sizeof cuts / sizeof cuts[0]; c++) {
+        split[0] = 0;
+        run_t r1, r2;
+        op_open(&r1, model);
+        feed_range(&r1, &both, 0, cuts[c], split, ACC_CAP);
+        pl_buf_t snap;
+        pl_buf_init(&snap);
+        cr_assert_eq(pl_events_def.snapshot(&r1.op, &snap), 0);
+        uint64_t keys = r1.op.cnt.keys;
+        op_close(&r1);
+
+        op_open(&r2, model);
+        pl_rd_t rd;
+        pl_rd_init(&rd, snap.data, snap.len);
+        pw_err_t err = {0};
+        cr_assert_eq(pl_events_def.restore(&r2.op, &rd, &err), 0, "%s", err.msg);
+        cr_assert_eq(r2.op.cnt.keys, keys);
+        feed_range(&r2, &both, cuts[c], n, split, ACC_CAP);
+        end_input(&r2);
+        collect(&r2, split, ACC_CAP);
+        op_close(&r2);
+        pl_buf_fini(&snap);
+        cr_assert_str_eq(split, whole, "cut at frame %zu of %zu", cuts[c], n);
+    }
+    pl_batch_fini(&a);
+    pl_batch_fini(&b);
+    pl_batch_fini(&both);
+}
+
+Test(pl_events, restore_rejects_a_truncated_or_corrupt_state)
+{
+    const char *model = real_model();
+    pl_batch_t a;
+    load_play("football/ngs/2019_TB_2019092909_5000.tsv.gz", &a);
+    static char acc[ACC_CAP];
+    acc[0] = 0;
+    run_t r;
+    op_open(&r, model);
+    feed_range(&r, &a, 0, a.frames.n / 2, acc, ACC_CAP);
+    pl_buf_t snap;
+    pl_buf_init(&snap);
+    cr_assert_eq(pl_events_def.snapshot(&r.op, &snap), 0);
+    op_close(&r);
+    cr_assert_gt(snap.len, 8);
+
+    run_t f;
+    op_open(&f, model);
+    pw_err_t err = {0};
+    uint8_t *bad = malloc(snap.len + 16);
+    cr_assert_not_null(bad);
+    /* Every truncation (but the empty state, which means no plays) fails. */
+    for (size_t len = 1; len < snap.len; len++) {
+        memcpy(bad, snap.data, len);
+        pl_rd_t rd;
+        pl_rd_init(&rd, bad, len);
+        cr_assert_neq(pl_events_def.restore(&f.op, &rd, &err), 0, "length %zu", len);
+        cr_assert_not_null(strstr(err.msg, "events: "), "%s", err.msg);
+    }
+    /* Trailing bytes. */
+    memcpy(bad, snap.data, snap.len);
+    memset(bad + snap.len, 0, 16);
+    pl_rd_t rd;
+    pl_rd_init(&rd, bad, snap.len + 16);
+    cr_assert_neq(pl_events_def.restore(&f.op, &rd, &err), 0);
+    cr_assert_not_null(strstr(err.msg, "bytes"), "%s", err.msg);
+    /* A version from the future. */
+    memcpy(bad, snap.data, snap.len);
+    bad[0] ^= 0x40;
+    pl_rd_init(&rd, bad, snap.len);
+    cr_assert_neq(pl_events_def.restore(&f.op, &rd, &err), 0);
+    cr_assert_not_null(strstr(err.msg, "format"), "%s", err.msg);
+    /* A NaN where the first frame's ball x is (after version, count, slot and counters). */
+    memcpy(bad, snap.data, snap.len);
+    double nan_v = NAN;
+    memcpy(bad + 4 + 4 + 4 + 8 + 8 + 8 + 8 + 8, &nan_v, 8);
+    pl_rd_init(&rd, bad, snap.len);
+    cr_assert_neq(pl_events_def.restore(&f.op, &rd, &err), 0);
+    cr_assert_not_null(strstr(err.msg, "malformed"), "%s", err.msg);
+    /* A slot beyond max_plays. */
+    memcpy(bad, snap.data, snap.len);
+    uint32_t slot = 1u << 30;
+    memcpy(bad + 8, &slot, 4);
+    pl_rd_init(&rd, bad, snap.len);
+    cr_assert_neq(pl_events_def.restore(&f.op, &rd, &err), 0);
+    cr_assert_not_null(strstr(err.msg, "slot"), "%s", err.msg);
+    /* Any single corrupt byte: an error or a state that still runs, never a crash. */
+    for (size_t k = 0; k < snap.len; k += 7) {
+        memcpy(bad, snap.data, snap.len);
+        bad[k] ^= 0xA5;
+        pl_rd_init(&rd, bad, snap.len);
+        run_t g;
+        op_open(&g, model);
+        if (pl_events_def.restore(&g.op, &rd, &err) == 0) {
+            static char junk[ACC_CAP];
+            junk[0] = 0;
+            feed_range(&g, &a, a.frames.n / 2, a.frames.n / 2 + 20, junk, ACC_CAP);
+            end_input(&g);
+        }
+        op_close(&g);
+    }
+    /* After the failures the operator is still empty and works. */
+    cr_assert_eq(f.op.cnt.keys, 0);
+    pl_rd_init(&rd, snap.data, snap.len);
+    cr_assert_eq(pl_events_def.restore(&f.op, &rd, &err), 0, "%s", err.msg);
+    cr_assert_eq(f.op.cnt.keys, 1);
+    feed_range(&f, &a, a.frames.n / 2, a.frames.n, acc, ACC_CAP);
+    end_input(&f);
+    op_close(&f);
+    free(bad);
+    pl_buf_fini(&snap);
+    pl_batch_fini(&a);
 }

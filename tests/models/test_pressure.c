@@ -1,7 +1,8 @@
 /*
  * md_pressure and the pressure operator: the split rule, the model file,
  * the live path on a hand-made play (alert once, window, degraded input)
- * and training on the real plays (reproducible, fits the horizon label).
+ * training on the real plays (reproducible, fits the horizon label) and
+ * the operator's checkpoint (restore mid play, corrupt state refused).
  */
 #include <criterion/criterion.h>
 
@@ -65,6 +66,7 @@ static void teardown(void)
 }
 
 TestSuite(md_pressure, .init = setup, .fini = teardown, .timeout = 600);
+TestSuite(pl_pressure, .init = setup, .fini = teardown, .timeout = 60);
 
 static uint32_t intern(pw_intern_t *t, const char *s)
 {
@@ -154,17 +156,22 @@ static void op_close(run_t *r)
     pw_conf_fini(&pl_pressure_conf_section, &r->conf);
 }
 
-/* Feed the frames one per batch, as a live feed does. */
-static void feed(run_t *r, const pl_batch_t *b)
+/* Feed frames [from, to) one per batch, as a live feed does. */
+static void feed_range(run_t *r, const pl_batch_t *b, size_t from, size_t to)
 {
     pl_ctx_t ctx = {.names = &names};
-    for (size_t i = 0; i < b->frames.n; i++) {
+    for (size_t i = from; i < to && i < b->frames.n; i++) {
         pl_batch_t one;
         pl_batch_init(&one, PL_FRAMES);
         cr_assert_eq(pl_batch_push_frame(&one, b, i), 0);
         cr_assert_eq(pl_pressure_def.process(&r->op, 0, &one, &ctx), 0);
         pl_batch_fini(&one);
     }
+}
+
+static void feed(run_t *r, const pl_batch_t *b)
+{
+    feed_range(r, b, 0, b->frames.n);
 }
 
 static const char *json_of(const pw_result_t *res, char *buf, size_t cap)
@@ -364,6 +371,9 @@ Test(md_pressure, trains_reproducibly_on_real_plays)
     char *a = slurp(model_path), *b = slurp(out2);
     cr_assert_str_eq(a, b);
     cr_assert(strstr(a, "\"skipped_no_dropback\""));
+    /* The alert was chosen by cross-validation over training games. */
+    cr_assert(strstr(a, "\"cv\""), "%s", a);
+    cr_assert(strstr(a, "\"false_alert_budget_per_10_clean\""));
     md_pressure_model_t *m = md_pressure_model_load(model_path, &err);
     cr_assert_not_null(m, "%s", err.msg);
     /* Closer and faster-closing defenders are more likely to get there. */
@@ -375,4 +385,176 @@ Test(md_pressure, trains_reproducibly_on_real_plays)
     unlink(out2);
     for (size_t k = 0; k < n; k++)
         free(paths[k]);
+}
+
+static int count_alerts(const pw_results_t *res, size_t from)
+{
+    int n = 0;
+    char buf[2048];
+    for (size_t k = from; k < res->n; k++)
+        n += strstr(json_of(&res->rec[k], buf, sizeof buf), "\"alert\":true") != NULL;
+    return n;
+}
+
+/* Snapshot the operator r into buf (cleared first). */
+static void snapshot(run_t *r, pl_buf_t *buf)
+{
+    pl_buf_clear(buf);
+    cr_assert_eq(pl_pressure_def.snapshot(&r->op, buf), 0);
+    cr_assert_gt(buf->len, 0);
+}
+
+static int restore(run_t *r, const void *p, size_t len, pw_err_t *err)
+{
+    pl_rd_t rd;
+    pl_rd_init(&rd, p, len);
+    return pl_pressure_def.restore(&r->op, &rd, err);
+}
+
+Test(pl_pressure, restored_mid_play_emits_what_an_uninterrupted_run_emits)
+{
+    write_model(0.5);
+    pl_batch_t b;
+    make_play(&b, 40, 32, 15, -1);
+    run_t whole;
+    op_open(&whole);
+    feed(&whole, &b);
+    const pw_results_t *all = &whole.op.out[0].res.rec;
+    cr_assert_eq(all->n, 28);
+    cr_assert_eq(count_alerts(all, 0), 1);
+    /* Cut before the snap, in the rush before the alert, after it, and at the end. */
+    static const size_t cuts[] = {3, 10, 16, 24, 33};
+    pl_buf_t state;
+    pl_buf_init(&state);
+    for (size_t c = 0; c < sizeof cuts / sizeof cuts[0]; c++) {
+        size_t cut = cuts[c];
+        run_t first, second;
+        op_open(&first);
+        feed_range(&first, &b, 0, cut);
+        snapshot(&first, &state);
+        int before = count_alerts(&first.op.out[0].res.rec, 0);
+        op_close(&first);
+        op_open(&second);
+        pw_err_t err = {0};
+        cr_assert_eq(restore(&second, state.data, state.len, &err), 0, "%s", err.msg);
+        cr_assert_eq(second.op.cnt.keys, cut > 0 ? 1u : 0u);
+        feed_range(&second, &b, cut, b.frames.n);
+        const pw_results_t *rest = &second.op.out[0].res.rec;
+        size_t skip = cut > 5 ? cut - 5 : 0;
+        cr_assert_eq(rest->n, all->n - skip, "cut %zu", cut);
+        for (size_t k = 0; k < rest->n; k++) {
+            const pw_result_t *x = &rest->rec[k], *y = &all->rec[skip + k];
+            cr_assert_eq(x->ts_ns, y->ts_ns);
+            cr_assert_eq(x->key_len, y->key_len);
+            cr_assert_eq(memcmp(x->key, y->key, x->key_len), 0);
+            cr_assert_eq(x->body_len, y->body_len, "cut %zu frame %zu", cut, k);
+            cr_assert_eq(memcmp(x->body, y->body, x->body_len), 0, "cut %zu frame %zu", cut, k);
+        }
+        /* One alert for the rush, whichever side of the cut it fell on. */
+        cr_assert_eq(before + count_alerts(rest, 0), 1, "cut %zu", cut);
+        op_close(&second);
+    }
+    pl_buf_fini(&state);
+    op_close(&whole);
+    pl_batch_fini(&b);
+}
+
+/* FNV-1a as the operator's checksum, to forge a blob with a bad field. */
+static uint32_t fnv(const uint8_t *p, size_t n)
+{
+    uint32_t h = 2166136261u;
+    for (size_t k = 0; k < n; k++) {
+        h ^= p[k];
+        h *= 16777619u;
+    }
+    return h;
+}
+
+Test(pl_pressure, rejects_a_truncated_or_corrupt_state_and_keeps_its_own)
+{
+    write_model(0.5);
+    pl_batch_t b;
+    make_play(&b, 40, 32, -1, -1);
+    run_t r;
+    op_open(&r);
+    feed_range(&r, &b, 0, 12);
+    pl_buf_t st;
+    pl_buf_init(&st);
+    snapshot(&r, &st);
+    op_close(&r);
+    uint8_t *bad = malloc(st.len + 8);
+    pw_err_t err = {0};
+    run_t fresh;
+    op_open(&fresh);
+    /* Empty: nothing to restore. */
+    cr_assert_eq(restore(&fresh, st.data, 0, &err), 0);
+    /* Every truncation is refused with the length. */
+    for (size_t n = 1; n < st.len; n++) {
+        err = (pw_err_t){0};
+        cr_assert_eq(restore(&fresh, st.data, n, &err), PW_ECORRUPT, "len %zu", n);
+        cr_assert(strstr(err.msg, "pressure: state"), "%s", err.msg);
+    }
+    /* A byte too many. */
+    memcpy(bad, st.data, st.len);
+    bad[st.len] = 0;
+    cr_assert_eq(restore(&fresh, bad, st.len + 1, &err), PW_ECORRUPT);
+    cr_assert(strstr(err.msg, "bytes"), "%s", err.msg);
+    /* Any flipped bit after the header fails the checksum. */
+    for (size_t k = 12; k < st.len; k += 7) {
+        memcpy(bad, st.data, st.len);
+        bad[k] ^= 0x10;
+        cr_assert_eq(restore(&fresh, bad, st.len, &err), PW_ECORRUPT, "byte %zu", k);
+    }
+    memcpy(bad, st.data, st.len);
+    bad[40] ^= 0x01;
+    cr_assert_eq(restore(&fresh, bad, st.len, &err), PW_ECORRUPT);
+    cr_assert(strstr(err.msg, "checksum"), "%s", err.msg);
+    /* Another format version. */
+    memcpy(bad, st.data, st.len);
+    bad[0] = 99;
+    cr_assert_eq(restore(&fresh, bad, st.len, &err), PW_ECORRUPT);
+    cr_assert(strstr(err.msg, "format 99"), "%s", err.msg);
+    /* A consistent checksum over an impossible phase: malformed play. */
+    memcpy(bad, st.data, st.len);
+    uint32_t phase = 7, sum;
+    memcpy(bad + 12 + 4 + 8, &phase, 4);
+    sum = fnv(bad, st.len - 4);
+    memcpy(bad + st.len - 4, &sum, 4);
+    cr_assert_eq(restore(&fresh, bad, st.len, &err), PW_ECORRUPT);
+    cr_assert(strstr(err.msg, "malformed"), "%s", err.msg);
+    /* A NaN probability, likewise. */
+    memcpy(bad, st.data, st.len);
+    double nan_ = NAN;
+    memcpy(bad + st.len - 4 - 3 * 20 - 4 - 8, &nan_, 8); /* last_prob, before last_n */
+    sum = fnv(bad, st.len - 4);
+    memcpy(bad + st.len - 4, &sum, 4);
+    cr_assert_eq(restore(&fresh, bad, st.len, &err), PW_ECORRUPT);
+    /* Random bytes never crash. */
+    srand(7);
+    for (int t = 0; t < 200; t++) {
+        size_t n = (size_t)rand() % (st.len + 8);
+        for (size_t k = 0; k < n; k++)
+            bad[k] = (uint8_t)rand();
+        restore(&fresh, bad, n, &err);
+    }
+    /* A different max_plays is a configuration error, said so. */
+    run_t small;
+    op_open(&small);
+    memcpy(bad, st.data, st.len);
+    uint32_t slots = 8;
+    memcpy(bad + 8, &slots, 4);
+    sum = fnv(bad, st.len - 4);
+    memcpy(bad + st.len - 4, &sum, 4);
+    cr_assert_eq(restore(&small, bad, st.len, &err), PW_ECONF);
+    cr_assert(strstr(err.msg, "max_plays"), "%s", err.msg);
+    op_close(&small);
+    /* After all that the operator still has no play and runs the play from the start. */
+    cr_assert_eq(fresh.op.cnt.keys, 0);
+    feed(&fresh, &b);
+    cr_assert_eq(fresh.op.out[0].res.rec.n, 28);
+    cr_assert_eq(count_alerts(&fresh.op.out[0].res.rec, 0), 1);
+    op_close(&fresh);
+    free(bad);
+    pl_buf_fini(&st);
+    pl_batch_fini(&b);
 }
