@@ -9,9 +9,11 @@
 
 #include "models/md_events.h"
 #include "models/md_fuel.h"
+#include "models/md_hockey.h"
 #include "models/md_pressure.h"
 
-const md_model_def_t *const md_models[] = {&md_fuel_def, &md_pressure_def, &md_events_def};
+const md_model_def_t *const md_models[] = {&md_fuel_def, &md_pressure_def, &md_events_def,
+                                            &md_hockey_def};
 const size_t md_model_count = sizeof md_models / sizeof md_models[0];
 
 const md_model_def_t *md_model_find(const char *name)

@@ -122,13 +122,15 @@ int pl_batch_push_frame(pl_batch_t *dst, const pl_batch_t *src, size_t i)
            PW_FRAME_LABELS * sizeof *d->label);
     d->nobj[j] = (uint16_t)nobj;
     d->first[j] = (uint32_t)o;
-    memcpy(&d->entity[o], &f->entity[s], nobj * sizeof *d->entity);
-    memcpy(&d->team[o], &f->team[s], nobj * sizeof *d->team);
-    memcpy(&d->x[o], &f->x[s], nobj * sizeof *d->x);
-    memcpy(&d->y[o], &f->y[s], nobj * sizeof *d->y);
-    memcpy(&d->speed[o], &f->speed[s], nobj * sizeof *d->speed);
-    memcpy(&d->orientation[o], &f->orientation[s], nobj * sizeof *d->orientation);
-    memcpy(&d->direction[o], &f->direction[s], nobj * sizeof *d->direction);
+    if (nobj > 0) { /* an empty frame may meet arrays not allocated yet */
+        memcpy(&d->entity[o], &f->entity[s], nobj * sizeof *d->entity);
+        memcpy(&d->team[o], &f->team[s], nobj * sizeof *d->team);
+        memcpy(&d->x[o], &f->x[s], nobj * sizeof *d->x);
+        memcpy(&d->y[o], &f->y[s], nobj * sizeof *d->y);
+        memcpy(&d->speed[o], &f->speed[s], nobj * sizeof *d->speed);
+        memcpy(&d->orientation[o], &f->orientation[s], nobj * sizeof *d->orientation);
+        memcpy(&d->direction[o], &f->direction[s], nobj * sizeof *d->direction);
+    }
     d->n++;
     d->nobj_total += nobj;
     if (dst->keyed)

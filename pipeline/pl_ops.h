@@ -24,6 +24,7 @@
 #include "pipeline/pl_filter.h"
 #include "pipeline/pl_frame_points.h"
 #include "pipeline/pl_fuel.h"
+#include "pipeline/pl_hockey.h"
 #include "pipeline/pl_join.h"
 #include "pipeline/pl_key_by.h"
 #include "pipeline/pl_op.h"
@@ -56,6 +57,8 @@ typedef struct pl_node_conf {
     int pressure_line;
     pl_events_conf_t events;
     int events_line;
+    pl_hockey_conf_t hockey_events;
+    int hockey_events_line;
     pl_sink_store_conf_t store;
     int store_line;
     pl_sink_stream_conf_t stream;
