@@ -32,6 +32,8 @@ const bench_def_t bench_table[] = {
      bench_model_pressure},
     {"model_events", "event classifier operator, cost per 23-object frame",
      bench_model_events},
+    {"hub_fanout", "live hub: one update to 1,000 subscribed clients, rendered and taken",
+     bench_hub_fanout},
 };
 const size_t bench_count = sizeof bench_table / sizeof bench_table[0];
 
