@@ -6,7 +6,7 @@
 
 VARIANT ?= release
 B       := build/$(VARIANT)
-PKGS    := msgpack lmdb yaml-0.1 jansson zlib gsl
+PKGS    := msgpack lmdb yaml-0.1 jansson zlib gsl libwebsockets
 CC      ?= cc
 
 WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wformat=2 -Werror

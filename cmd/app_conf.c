@@ -50,6 +50,8 @@ static const pw_conf_key_t root_keys[] = {
      .sub = &pl_conf_section, .desc = "the operator graph"},
     {.name = "store", .type = PW_CONF_SECTION, .offset = offsetof(app_conf_t, store),
      .sub = &pl_store_conf_section, .desc = "the result store"},
+    {.name = "api", .type = PW_CONF_SECTION, .offset = offsetof(app_conf_t, api),
+     .sub = &api_conf_section, .desc = "the WebSocket and HTTP server"},
 };
 
 const pw_conf_section_t app_conf_section = {

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "api/api_conf.h"
 #include "core/pw_conf.h"
 #include "core/pw_error.h"
 #include "ingest/ing_listen_conf.h"
@@ -39,6 +40,7 @@ typedef struct app_conf {
     app_run_conf_t run;
     pl_conf_t pipeline;
     pl_store_conf_t store;
+    api_conf_t api;
     const char *path;        /* the file loaded, or NULL (defaults only) */
 } app_conf_t;
 

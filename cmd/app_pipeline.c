@@ -156,6 +156,19 @@ int app_pipeline_start(app_pipeline_t *ap, pw_err_t *err)
     return pl_pipeline_start(ap->pl, err);
 }
 
+int app_pipeline_workers(app_pipeline_t *ap)
+{
+    pl_stats_t st = {0};
+    int n = pl_pipeline_stats(ap->pl, &st) == 0 ? st.workers : 0;
+    pl_stats_fini(&st);
+    return n > 0 ? n : 1;
+}
+
+struct st_results *app_pipeline_store(app_pipeline_t *ap)
+{
+    return ap->store;
+}
+
 static int drain(app_pipeline_t *ap, pw_stream_t *s, pw_err_t *err)
 {
     pthread_mutex_lock(&ap->mu);

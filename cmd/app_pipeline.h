@@ -36,6 +36,14 @@ int app_pipeline_open(const app_conf_t *c, app_names_t *names, pw_stream_t *s,
 
 int app_pipeline_start(app_pipeline_t *ap, pw_err_t *err);
 
+/* How many workers the pipeline runs: hook sinks call opts.hook with a
+ * worker index in [0, this). */
+int app_pipeline_workers(app_pipeline_t *ap);
+
+/* The result store the pipeline writes (readers may use it on any thread
+ * until app_pipeline_close). */
+struct st_results *app_pipeline_store(app_pipeline_t *ap);
+
 /*
  * On the stream's owner thread, every few ms: append what stream sinks
  * queued, and read names other processes published. Returns 0 or an error.

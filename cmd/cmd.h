@@ -7,6 +7,10 @@
 #ifndef CMD_H
 #define CMD_H
 
+#include <stdio.h>
+
+#include "api/api_server.h"
+
 #define PITWALL_VERSION "0.1.0"
 
 typedef struct cmd {
@@ -27,6 +31,27 @@ int cmd_pipeline_main(int argc, char **argv);
 int cmd_ops_main(int argc, char **argv);
 int cmd_train_main(int argc, char **argv);
 int cmd_eval_main(int argc, char **argv);
+int cmd_api_main(int argc, char **argv);
+
+/*
+ * The API server as `pitwall api` and `pitwall run` host it (cmd_api.c):
+ * the hub (producers: pipeline workers), the server from the `api`
+ * section, and the admin token of token_flag, else PITWALL_TOKEN, else
+ * (with no api.tokens) a generated one. store (may be NULL) fills the
+ * latest values; health (may be NULL) says why the host is not ready.
+ * Returns 0 or an error in err; stop frees everything.
+ */
+struct app_conf;
+typedef struct cmd_api cmd_api_t;
+int cmd_api_start(const struct app_conf *c, const char *token_flag, int producers,
+                  struct st_results *store, api_health_fn health, void *health_ctx,
+                  cmd_api_t **out, pw_err_t *err);
+/* The hub, for producers (api_hub_offer). */
+api_hub_t *cmd_api_hub(cmd_api_t *a);
+/* Print the dashboard and WebSocket URLs (and a generated token) to f. */
+void cmd_api_print(const cmd_api_t *a, const char *label, FILE *f);
+/* Stop the server (producers must have stopped offering) and free. NULL: no-op. */
+void cmd_api_stop(cmd_api_t *a);
 
 /* Print a usage error for cmd and return exit code 2. */
 int cmd_usage_error(const char *cmd, const char *fmt, ...)

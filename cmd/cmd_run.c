@@ -1,9 +1,11 @@
 /*
- * pitwall run: Pitwall in one process on the embedded default. Today:
- * simulator -> embedded stream log, with a line of rates every interval;
- * the pipeline, store and API join as their issues land.
+ * pitwall run: Pitwall in one process on the embedded default: simulator
+ * (or live listeners) -> embedded stream log -> pipeline -> result store,
+ * and the API server, whose hub the pipeline's hook sinks feed, with a
+ * line of rates every interval.
  */
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +18,37 @@
 #include "core/pw_time.h"
 
 static volatile sig_atomic_t stop_requested;
+
+/*
+ * Between the pipeline's workers and the API: the hub their hook sinks
+ * offer to (NULL before the server starts and after it stops), and whether
+ * the pipeline stopped (for /health). Static: it outlives both.
+ */
+static struct run_live {
+    _Atomic(api_hub_t *) hub;
+    atomic_int pipeline_stopped;
+} run_live;
+
+/* A hook sink's results, on a worker thread: hand them to the hub. */
+static void run_hook(void *ctx, const char *hook, int worker, const pw_results_t *r)
+{
+    (void)hook;
+    struct run_live *l = ctx;
+    api_hub_t *h = atomic_load(&l->hub);
+    if (h)
+        api_hub_offer(h, worker, r); /* never blocks; drops are counted there */
+}
+
+/* /health, on the API's thread. */
+static int run_health(void *ctx, const char **reasons, int max)
+{
+    struct run_live *l = ctx;
+    if (max > 0 && atomic_load(&l->pipeline_stopped)) {
+        reasons[0] = "pipeline stopped";
+        return 1;
+    }
+    return 0;
+}
 
 /* What `pitwall run` does on the feed's thread besides feeding. */
 typedef struct run_host {
@@ -36,6 +69,7 @@ static int run_tick(void *ctx, pw_err_t *err)
         h->next_ns = now + h->every_ns;
     }
     if (rc == 0 && app_pipeline_done(h->ap)) {
+        atomic_store(&run_live.pipeline_stopped, 1);
         /* A worker stopped on an error: stop the run and report it. */
         rc = app_pipeline_close(h->ap, h->s, err);
         h->ap = NULL;
@@ -69,6 +103,8 @@ static int feed_main(const char *label, int argc, char **argv)
     app_feed_opts_t fo = {.label = label};
     const char *topic = NULL, *rate = NULL, *cars = NULL, *seed = NULL;
     int game = 0, pl_stats = 0, pl_reset = 0;
+    const char *token = NULL;
+    char port_set[64];
     const char *udp = NULL, *tcp = NULL;
     for (int i = 1; i < argc; i++) {
         int t = app_conf_take_flag(&flags, argc, argv, &i, label);
@@ -86,6 +122,15 @@ static int feed_main(const char *label, int argc, char **argv)
             pl_stats = 1;
         } else if (!strcmp(label, "run") && !strcmp(a, "--reset")) {
             pl_reset = 1;
+        } else if (!strcmp(label, "run") && !strcmp(a, "--port") && has_value) {
+            if (flags.nsets == sizeof flags.sets / sizeof flags.sets[0])
+                return cmd_usage_error(label, "too many --set flags");
+            snprintf(port_set, sizeof port_set, "api.port=%s", argv[++i]);
+            flags.sets[flags.nsets++] = port_set;
+        } else if (!strcmp(label, "run") && !strcmp(a, "--token") && has_value) {
+            token = argv[++i];
+            if (!*token)
+                return cmd_usage_error(label, "--token is empty");
         } else if (!strcmp(label, "sim") && !strcmp(a, "--race")) {
             /* The only simulation so far. */
         } else if (!strcmp(label, "sim") && !strcmp(a, "--game")) {
@@ -137,6 +182,7 @@ static int feed_main(const char *label, int argc, char **argv)
     pw_stream_t *s = NULL;
     ing_listen_t *listen = NULL;
     app_pipeline_t *ap = NULL;
+    cmd_api_t *api = NULL;
     run_host_t host = {0};
     ing_send_t send;
     int sending = 0;
@@ -160,15 +206,28 @@ static int feed_main(const char *label, int argc, char **argv)
         rc = app_stream_open(&c, &names, 0, 1, &s, &err);
     }
     if (rc == 0 && !strcmp(label, "run") && c.pipeline.enabled && c.pipeline.noperators > 0) {
-        app_pipeline_opts_t po = {.reset = pl_reset != 0};
+        app_pipeline_opts_t po = {.reset = pl_reset != 0, .hook = run_hook,
+                                  .hook_ctx = &run_live};
         rc = app_pipeline_open(&c, &names, s, &po, &ap, &err);
+        /* The server before the workers, so that their first results reach it. */
         if (rc == 0)
+            rc = cmd_api_start(&c, token, app_pipeline_workers(ap), app_pipeline_store(ap),
+                               run_health, &run_live, &api, &err);
+        if (rc == 0) {
+            atomic_store(&run_live.hub, cmd_api_hub(api));
             rc = app_pipeline_start(ap, &err);
+        }
         if (rc == 0) {
             char sdir[4096];
             app_store_dir(&c, sdir, sizeof sdir);
             printf("pitwall run: pipeline of %zu operators over %zu sources; results in %s\n",
                    c.pipeline.noperators, c.pipeline.nsources, sdir);
+            cmd_api_print(api, "run", stdout);
+        }
+        if (rc && ap) {
+            pw_err_t e2 = {0};
+            app_pipeline_close(ap, s, &e2);
+            ap = NULL;
         }
         host = (run_host_t){ap, s, &names, c.run.stats_interval_ms * PW_NS_PER_MS,
                             pw_mono_ns() + c.run.stats_interval_ms * PW_NS_PER_MS,
@@ -256,6 +315,9 @@ static int feed_main(const char *label, int argc, char **argv)
         if (rc == 0 && s)
             rc = pw_stream_flush(s, 5000, NULL, &err);
     }
+    /* The workers have stopped offering: the server can go. */
+    atomic_store(&run_live.hub, NULL);
+    cmd_api_stop(api);
     if (rc)
         fprintf(stderr, "pitwall %s: %s\n", label, err.msg[0] ? err.msg : pw_strerror(rc));
     pw_stream_close(s);

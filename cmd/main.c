@@ -9,9 +9,9 @@
 #include "cmd/cmd.h"
 
 static const cmd_t commands[] = {
-    {"run", "all in one process: simulator -> stream log -> pipeline -> store (-> api)",
+    {"run", "all in one process: simulator -> stream log -> pipeline -> store -> api",
      "usage: pitwall run [--conf FILE] [--data-dir DIR] [--set KEY=VALUE]...\n"
-     "                   [--duration SECONDS] [--stats] [--reset]\n"
+     "                   [--duration SECONDS] [--stats] [--reset] [--port P] [--token T]\n"
      "Runs Pitwall on one machine from the configuration (default\n"
      "conf/pitwall.yaml): the race simulator writes points into the embedded\n"
      "stream log at sim.rate_pps (and a football game into run.game_topic), the\n"
@@ -19,7 +19,9 @@ static const cmd_t commands[] = {
      "a line of rates is printed every run.stats_interval (--stats: a line per\n"
      "operator too) until Ctrl-C (or --duration), which stops it cleanly.\n"
      "The pipeline resumes from its last checkpoint; --reset starts it over\n"
-     "(needed after the graph changed).\n",
+     "(needed after the graph changed). The API server (as `pitwall api`) serves\n"
+     "the live results and the dashboards; its URL is printed at start, with a\n"
+     "generated token unless --token, PITWALL_TOKEN or api.tokens give one.\n",
      cmd_run_main, NULL},
     {"edge", "ingest + durable spool + forward when the uplink is up",
      "usage: pitwall edge --conf FILE\n", NULL, "the edge issue"},
@@ -38,8 +40,15 @@ static const cmd_t commands[] = {
      "Also --conf FILE, --data-dir DIR and --set KEY=VALUE.\n",
      cmd_pipeline_main, NULL},
     {"api", "result store served over WebSocket and HTTP",
-     "usage: pitwall api --conf FILE [--port P] [--data-dir DIR] [--token T]\n", NULL,
-     "issue #7 (store and API)"},
+     "usage: pitwall api [--conf FILE] [--port P] [--data-dir DIR] [--token T]\n"
+     "                   [--set KEY=VALUE]... [--duration SECONDS]\n"
+     "Serves the result store (data_dir/store, read-only) and the live hub over\n"
+     "one port (api.listen, default 127.0.0.1:8080): the WebSocket /v1/live\n"
+     "(api/PROTOCOL.md), GET /health and the dashboards folder. --token T (or\n"
+     "PITWALL_TOKEN) adds an admin token; with neither and no api.tokens a token\n"
+     "is generated and printed with the URL. --port 0 picks a free port.\n"
+     "Runs until Ctrl-C (or --duration).\n",
+     cmd_api_main, NULL},
     {"ingest", "decode a feed or file (ibt, ngs, bdc, f1csv, events, msgpack, jsonl)",
      "usage: pitwall ingest --format F --input PATH [--dump | --to TOPIC]\n"
      "                      [--channels A,B,...] [--events PXP.csv] [--conf FILE]\n"
