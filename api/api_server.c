@@ -35,6 +35,8 @@
 #include <unistd.h>
 
 #include "api/api_auth.h"
+#include "api/api_metrics.h"
+#include "api/api_query.h"
 #include "core/pw_log.h"
 #include "core/pw_time.h"
 #include "store/st_results.h"
@@ -101,6 +103,8 @@ struct api_server {
     struct st_results *store;
     api_health_fn health;
     void *health_ctx;
+    api_metrics_fn metrics;
+    void *metrics_ctx;
     char *iface;
     int port_conf;
     char *cert, *key;
@@ -108,7 +112,7 @@ struct api_server {
     char *conf_path;
     api_limits_conf_t lim;
     lws_retry_bo_t retry;
-    struct lws_http_mount mounts[3];
+    struct lws_http_mount mounts[4];
     struct lws_protocols protocols[2];
     /* The owner's thread. */
     struct lws_context *ctx;
@@ -178,8 +182,9 @@ static int http_reply_now(struct lws *wsi, int status, const char *body, size_t 
     return 0;
 }
 
-/* Queue a JSON reply for HTTP_WRITEABLE (body copied); headers go now. */
-static int http_reply(struct lws *wsi, conn_t *c, int status, const char *body, size_t len)
+/* Queue a reply for HTTP_WRITEABLE (body copied); headers go now. */
+static int http_reply_typed(struct lws *wsi, conn_t *c, int status, const char *type,
+                            const char *body, size_t len, const char *next_cursor)
 {
     uint8_t buf[LWS_PRE + 1024];
     uint8_t *start = buf + LWS_PRE, *p = start, *end = buf + sizeof buf - 1;
@@ -190,13 +195,22 @@ static int http_reply(struct lws *wsi, conn_t *c, int status, const char *body, 
     memcpy(c->http_body + LWS_PRE, body, len);
     c->http_len = len;
     c->http_status = status;
-    if (lws_add_http_common_headers(wsi, (unsigned)status, "application/json", len, &p, end) ||
+    if (lws_add_http_common_headers(wsi, (unsigned)status, type, len, &p, end) ||
         lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
                                     (const unsigned char *)"no-store", 8, &p, end) ||
+        (next_cursor &&
+         lws_add_http_header_by_name(wsi, (const unsigned char *)"x-next-cursor:",
+                                     (const unsigned char *)next_cursor,
+                                     (int)strlen(next_cursor), &p, end)) ||
         lws_finalize_write_http_header(wsi, start, &p, end))
         return -1;
     lws_callback_on_writable(wsi);
     return 0;
+}
+
+static int http_reply(struct lws *wsi, conn_t *c, int status, const char *body, size_t len)
+{
+    return http_reply_typed(wsi, c, status, "application/json", body, len, NULL);
 }
 
 static int http_error(struct lws *wsi, conn_t *c, int status, const char *code,
@@ -232,6 +246,94 @@ static int http_health(api_server_t *s, struct lws *wsi, conn_t *c)
     return http_reply(wsi, c, n == 0 ? 200 : 503, body, len);
 }
 
+/*
+ * Does the request carry a token with scope need? 0 if so; else the 401 or
+ * 403 reply is queued and 1 returned.
+ */
+static int http_auth(api_server_t *s, struct lws *wsi, conn_t *c, unsigned need)
+{
+    char hdr[API_AUTH_TOKEN_MAX + 64] = "", q[API_AUTH_TOKEN_MAX + 8] = "", body[512];
+    if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_AUTHORIZATION) > 0 &&
+        lws_hdr_copy(wsi, hdr, sizeof hdr, WSI_TOKEN_HTTP_AUTHORIZATION) < 0)
+        snprintf(hdr, sizeof hdr, "Bearer -"); /* too long to be a token */
+    const char *qt = lws_get_urlarg_by_name(wsi, "token=", q, sizeof q);
+    api_auth_result_t r = api_auth_check(s->auth, hdr[0] ? hdr : NULL, qt, need, NULL);
+    if (r == API_AUTH_OK)
+        return 0;
+    int status = api_auth_reply(r, need, body, sizeof body);
+    if (http_reply(wsi, c, status, body, strlen(body)))
+        return -1;
+    return 1;
+}
+
+static int http_metrics(api_server_t *s, struct lws *wsi, conn_t *c)
+{
+    api_text_t t;
+    api_text_init(&t);
+    if (s->metrics)
+        s->metrics(s->metrics_ctx, &t);
+    api_hub_stats_t hs;
+    api_hub_stats(s->hub, &hs);
+    api_metrics_hub(&t, &hs);
+    api_text_printf(&t, "# HELP pitwall_api_connections WebSocket connections open now.\n"
+                        "# TYPE pitwall_api_connections gauge\npitwall_api_connections %d\n",
+                    s->nconns);
+    int rc = t.oom ? http_error(wsi, c, 500, "out_of_memory", "cannot build the metrics")
+                   : http_reply_typed(wsi, c, 200, "text/plain; version=0.0.4", t.s, t.len,
+                                      NULL);
+    api_text_fini(&t);
+    return rc;
+}
+
+/*
+ * The query string as the client sent it, rebuilt from lws's fragments
+ * (one per name=value, joined with '&'), into buf. Returns its length, or
+ * -1 when it does not fit.
+ */
+static int http_query_string(struct lws *wsi, char *buf, size_t cap)
+{
+    size_t len = 0;
+    buf[0] = '\0';
+    for (int i = 0;; i++) {
+        char frag[2048];
+        int n = lws_hdr_copy_fragment(wsi, frag, sizeof frag, WSI_TOKEN_HTTP_URI_ARGS, i);
+        if (n < 0)
+            return lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_URI_ARGS, i) > 0 ? -1 : (int)len;
+        if (n == 0)
+            break;
+        if (len + (len > 0) + (size_t)n + 1 > cap)
+            return -1;
+        if (len > 0)
+            buf[len++] = '&';
+        memcpy(buf + len, frag, (size_t)n);
+        len += (size_t)n;
+        buf[len] = '\0';
+    }
+    return (int)len;
+}
+
+static int http_query(api_server_t *s, struct lws *wsi, conn_t *c, const char *uri)
+{
+    if (s->store == NULL)
+        return http_error(wsi, c, 503, "no_store", "this server has no result store");
+    char q[8192];
+    if (http_query_string(wsi, q, sizeof q) < 0)
+        return http_error(wsi, c, 414, "query_too_long", "the query string is too long");
+    api_resp_t r = {0};
+    int rc = api_query_handle(s->store, uri, q, &r);
+    if (rc < 0)
+        return http_error(wsi, c, 500, "out_of_memory", "cannot build the answer");
+    if (rc == 0) {
+        char msg[600];
+        snprintf(msg, sizeof msg, "no such path: %s", uri);
+        return http_error(wsi, c, 404, "not_found", msg);
+    }
+    rc = http_reply_typed(wsi, c, r.status, r.content_type, r.body, r.body_len,
+                          r.next_cursor);
+    api_resp_free(&r);
+    return rc;
+}
+
 static int on_http(api_server_t *s, struct lws *wsi, conn_t *c)
 {
     char uri[512];
@@ -241,6 +343,12 @@ static int on_http(api_server_t *s, struct lws *wsi, conn_t *c)
         return http_error(wsi, c, 414, "uri_too_long", "the path is too long");
     if (!strcmp(uri, "/health"))
         return http_health(s, wsi, c);
+    if (!strcmp(uri, "/metrics") || api_query_serves(uri)) {
+        int a = http_auth(s, wsi, c, API_SCOPE_HISTORY);
+        if (a)
+            return a < 0 ? -1 : 0;
+        return !strcmp(uri, "/metrics") ? http_metrics(s, wsi, c) : http_query(s, wsi, c, uri);
+    }
     if (!strcmp(uri, "/v1/live"))
         return http_error(wsi, c, 400, "websocket_required",
                           "/v1/live is a WebSocket: connect with an Upgrade request");
@@ -845,6 +953,8 @@ int api_server_create(const api_server_opts_t *o, api_server_t **out, pw_err_t *
     s->store = o->store;
     s->health = o->health;
     s->health_ctx = o->health_ctx;
+    s->metrics = o->metrics;
+    s->metrics_ctx = o->metrics_ctx;
     s->port_conf = (int)cf->port;
     s->lim = cf->limits;
     s->iface = dup_or_null(cf->listen);
@@ -943,6 +1053,8 @@ int api_server_start(api_server_t *s, pw_err_t *err)
                                    .origin = "pitwall", .origin_protocol = LWSMPRO_CALLBACK};
     m[1] = (struct lws_http_mount){.mountpoint = "/v1", .mountpoint_len = 3,
                                    .origin = "pitwall", .origin_protocol = LWSMPRO_CALLBACK};
+    m[3] = (struct lws_http_mount){.mountpoint = "/metrics", .mountpoint_len = 8,
+                                   .origin = "pitwall", .origin_protocol = LWSMPRO_CALLBACK};
     m[2] = (struct lws_http_mount){.mountpoint = "/", .mountpoint_len = 1};
     if (s->dashboards) {
         m[2].origin = s->dashboards;
@@ -956,7 +1068,8 @@ int api_server_start(api_server_t *s, pw_err_t *err)
         m[2].origin_protocol = LWSMPRO_CALLBACK;
     }
     m[0].mount_next = &m[1];
-    m[1].mount_next = &m[2];
+    m[1].mount_next = &m[3];
+    m[3].mount_next = &m[2];
 
     s->retry.secs_since_valid_ping = (uint16_t)((s->lim.ping_interval_ms + 999) / 1000);
     s->retry.secs_since_valid_hangup = (uint16_t)((s->lim.idle_timeout_ms + 999) / 1000);

@@ -5,10 +5,12 @@
  *              the latest values then every update (api/PROTOCOL.md)
  *   /health    GET: {"live":true,"ready":...,"reasons":[...]} (503 when
  *              not ready)
- *   /v1/...    HTTP queries (not built yet: JSON 404)
+ *   /v1/series, /v1/events, /v1/moments, /v1/sessions
+ *              GET: queries of the store (api_query.h, api/HTTP.md)
+ *   /metrics   GET: Prometheus text (api_metrics.h)
  *   /...       the dashboards folder as static files
- * /v1/live needs a token with read:live (api_auth.h); /health and the
- * dashboards need none.
+ * /v1/live needs a token with read:live (api_auth.h), the queries and
+ * /metrics one with read:history; /health and the dashboards need none.
  *
  * Threads: one service thread owns the lws context and every socket, and
  * is the hub's event-loop thread (api_hub.h): it drains the hub when a
@@ -41,6 +43,14 @@ typedef struct api_server api_server_t;
  */
 typedef int (*api_health_fn)(void *ctx, const char **reasons, int max);
 
+struct api_text;
+
+/*
+ * Append the host's own metrics (e.g. the pipeline's, api_metrics.h) to
+ * out for GET /metrics, on the service thread. Must not block for long.
+ */
+typedef void (*api_metrics_fn)(void *ctx, struct api_text *out);
+
 typedef struct api_server_opts {
     const api_conf_t *conf;        /* borrowed during create (copied) */
     const char *admin_token;       /* one more token with every scope, or
@@ -50,6 +60,8 @@ typedef struct api_server_opts {
                                       start; NULL: none. Borrowed during start */
     api_health_fn health;          /* NULL: ready while serving */
     void *health_ctx;
+    api_metrics_fn metrics;        /* NULL: /metrics has the hub's only */
+    void *metrics_ctx;
     const char *conf_path;         /* for messages; may be NULL */
 } api_server_opts_t;
 

@@ -151,7 +151,11 @@ static int emit(pl_op_t *op, hk_t *s, const md_hockey_model_t *m, uint64_t sessi
         pw_body_bool(b, e->degraded);
         if (pw_body_ok(b))
             return -ENOMEM;
-        if (pl_results_add(res, e->ts_ns, 1, "event", 5, key, (size_t)klen, b->data, b->len))
+        /* The store keeps one result per (topic, key, time): a shot and a
+         * zone entry of one instant are told apart by the type's index in
+         * ns on the result's time (the body's ts_ns stays exact). */
+        if (pl_results_add(res, e->ts_ns + (int64_t)e->type, 1, "event", 5, key, (size_t)klen,
+                           b->data, b->len))
             return -ENOMEM;
     }
     return 0;

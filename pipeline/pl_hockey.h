@@ -5,7 +5,8 @@
  * Input: frames (keyed or not); one session is one tracked stretch of a
  * game (a Big Data Cup power play). Output: results, not keyed, one per
  * detected event, each emitted once:
- *   topic "event", key "game/<session>", ts = the event's time,
+ *   topic "event", key "game/<session>", ts = the event's time plus the
+ *   type's index in ns (so two events of one instant stay two results),
  *   body {type: "zone_entry" or "shot"; ts_ns; confidence: the peak
  *         probability; players: entity names (zone entry: the player
  *         crossing the blue line and her nearest teammate; shot: the two

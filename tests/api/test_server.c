@@ -949,3 +949,93 @@ Test(api_auth, configuration_names_a_bad_scope_with_its_line)
               err.msg);
     pw_conf_fini(&api_conf_section, &c);
 }
+
+/* ---- HTTP queries and metrics through the server --------------------------- */
+
+/* A store with speed_1s for car/1 at 1..5 s and two events of game 42. */
+static st_results_t *query_store(void)
+{
+    char sdir[128];
+    snprintf(sdir, sizeof sdir, "%s/qstore", dir);
+    st_results_opts_t so = st_results_opts_default();
+    so.dir = sdir;
+    so.map_size_mb = 16;
+    so.sync = false;
+    st_results_t *st = NULL;
+    pw_err_t err = {0};
+    cr_assert_eq(st_results_open(&so, &st, &err), 0, "%s", err.msg);
+    st_results_txn_t *txn = NULL;
+    cr_assert_eq(st_results_begin(st, &txn, &err), 0, "%s", err.msg);
+    for (int s = 1; s <= 5; s++) {
+        pw_body_t b;
+        pw_result_t r = result("speed_1s", "car/1/speed_mps", s * 1000000000LL, 60.0 + s, &b);
+        cr_assert_eq(st_results_put(txn, &r, &err), 0, "%s", err.msg);
+        pw_body_fini(&b);
+    }
+    cr_assert_eq(st_results_commit(txn, &err), 0, "%s", err.msg);
+    return st;
+}
+
+Test(api_server, answers_queries_with_a_history_token_only)
+{
+    st_results_t *st = query_store();
+    make_hub();
+    start_with(NULL, st);
+    const char *q = "GET /v1/series?topic=speed_1s&key=car/1/&from=2000000000&to=4000000001 "
+                    "HTTP/1.1\r\nHost: x\r\n";
+    char req[512];
+    snprintf(req, sizeof req, "%s\r\n", q);
+    char *r = raw_http(req);
+    cr_assert(status_is(r, 401), "%s", r);
+    free(r);
+    snprintf(req, sizeof req, "%sAuthorization: Bearer " LIVE_TOKEN "\r\n\r\n", q);
+    r = raw_http(req);
+    cr_assert(status_is(r, 403), "%s", r);
+    free(r);
+    snprintf(req, sizeof req, "%sAuthorization: Bearer " HIST_TOKEN "\r\n\r\n", q);
+    r = raw_http(req);
+    cr_assert(status_is(r, 200), "%s", r);
+    json_t *j = body_json(r);
+    json_t *rows = json_object_get(j, "rows");
+    cr_assert_eq(json_array_size(rows), 3, "%s", r);
+    cr_assert_eq(json_integer_value(json_object_get(json_array_get(rows, 0), "ts_ns")),
+                 2000000000LL);
+    json_decref(j);
+    free(r);
+    /* A bad parameter: 400 naming it. */
+    r = raw_http("GET /v1/series?topic=speed_1s&colour=red&token=" HIST_TOKEN
+                 " HTTP/1.1\r\nHost: x\r\n\r\n");
+    cr_assert(status_is(r, 400), "%s", r);
+    j = body_json(r);
+    cr_assert_str_eq(jstr(j, "parameter"), "colour");
+    json_decref(j);
+    free(r);
+    /* CSV with its next page's cursor in a header. */
+    r = raw_http("GET /v1/series?topic=speed_1s&format=csv&limit=2&token=" HIST_TOKEN
+                 " HTTP/1.1\r\nHost: x\r\n\r\n");
+    cr_assert(status_is(r, 200), "%s", r);
+    cr_assert(strcasestr(r, "content-type: text/csv"), "%s", r);
+    cr_assert(strcasestr(r, "x-next-cursor: "), "%s", r);
+    free(r);
+    api_server_destroy(srv);
+    srv = NULL;
+    st_results_close(st);
+}
+
+Test(api_server, metrics_are_prometheus_text_with_the_hub_counters)
+{
+    make_hub();
+    start_with(NULL, NULL);
+    offer("burn", "car/7", 1000, 1.5);
+    char *r = raw_http("GET /metrics HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " HIST_TOKEN
+                       "\r\n\r\n");
+    cr_assert(status_is(r, 200), "%s", r);
+    cr_assert(strcasestr(r, "content-type: text/plain; version=0.0.4"), "%s", r);
+    cr_assert(strstr(r, "# TYPE pitwall_hub_offered_total counter\n"), "%s", r);
+    cr_assert(strstr(r, "\npitwall_hub_offered_total 1\n"), "%s", r);
+    cr_assert(strstr(r, "\npitwall_api_connections 0\n"), "%s", r);
+    free(r);
+    r = raw_http("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+    cr_assert(status_is(r, 401), "%s", r);
+    free(r);
+}
