@@ -81,6 +81,10 @@ static const pw_conf_key_t api_keys[] = {
      .sub = &limits_section, .desc = "limits per client"},
     {.name = "dashboards", .type = PW_CONF_STRING, .offset = offsetof(api_conf_t, dashboards),
      .def = "dashboards", .desc = "folder served as static files at /; empty = none"},
+    {.name = "results_topic", .type = PW_CONF_STRING, .offset = offsetof(api_conf_t, results_topic),
+     .def = "", .desc = "`pitwall api` follows this stream topic of the embedded log (results "
+                        "batches a pipeline's `stream` sink appends) and pushes them to "
+                        "WebSocket subscribers; empty = off"},
 };
 
 const pw_conf_section_t api_conf_section = {

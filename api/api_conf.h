@@ -50,6 +50,8 @@ typedef struct api_conf {
     api_tls_conf_t tls;
     api_limits_conf_t limits;
     char *dashboards;           /* folder served as static files; NULL: none */
+    char *results_topic;        /* stream topic `pitwall api` follows for live
+                                   results; NULL or "": none */
 } api_conf_t;
 
 extern const pw_conf_section_t api_conf_section;

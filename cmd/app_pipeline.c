@@ -120,6 +120,8 @@ int app_pipeline_open(const app_conf_t *c, app_names_t *names, pw_stream_t *s,
     so.dir = dir;
     so.map_size_mb = (size_t)(c->store.map_size >> 20);
     so.sync = c->store.sync;
+    so.retention_age_ns = c->store.retention_age_ms * PW_NS_PER_MS;
+    so.retention_bytes = c->store.retention_bytes;
     int rc = create_sink_topics(c, s, err);
     if (rc == 0)
         rc = st_results_open(&so, &ap->store, err);

@@ -81,6 +81,14 @@ static const pw_conf_key_t store_keys[] = {
     {.name = "sync", .type = PW_CONF_BOOL, .offset = offsetof(pl_store_conf_t, sync),
      .def = "true",
      .desc = "fsync every checkpoint commit (false: survives a process crash, not a power loss)"},
+    {.name = "retention_age", .type = PW_CONF_DURATION_MS,
+     .offset = offsetof(pl_store_conf_t, retention_age_ms), .def = "0", .max = "87600h",
+     .desc = "delete results older than this, measured from the newest result's time "
+             "(or now, if earlier); 0 keeps them forever. Checkpoints are never deleted"},
+    {.name = "retention_bytes", .type = PW_CONF_SIZE_BYTES,
+     .offset = offsetof(pl_store_conf_t, retention_bytes), .def = "0",
+     .desc = "delete the oldest results while the store's pages in use pass this; "
+             "0 = no limit (keep it below map_size)"},
 };
 
 const pw_conf_section_t pl_store_conf_section = {

@@ -56,6 +56,8 @@ extern const pw_conf_section_t pl_conf_section;
 typedef struct pl_store_conf {
     uint64_t map_size;  /* LMDB map size, bytes */
     bool sync;          /* fsync every checkpoint commit */
+    int64_t retention_age_ms;  /* results older than this are trimmed; 0 = never */
+    uint64_t retention_bytes;  /* oldest results trimmed beyond this; 0 = no limit */
 } pl_store_conf_t;
 
 extern const pw_conf_section_t pl_store_conf_section;

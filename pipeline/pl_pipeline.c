@@ -126,6 +126,8 @@ struct pl_pipeline {
     pthread_cond_t wcv;    /* writer: a package is ready, or a worker finished */
     pthread_t writer;
     bool writer_started;
+    int64_t next_trim_ns;  /* writer only: monotonic time of the next
+                              store retention trim */
     volatile int stop;     /* ask workers to stop */
     bool stopped;
     /* guarded by mu */
@@ -649,6 +651,17 @@ static int write_packages(pl_pipeline_t *p, worker_t **ready, int n, pw_err_t *e
         if (rc == 0)
             rc = st_results_checkpoint_put(txn, name, k->blob.data, k->blob.len, err);
         stored += k->store.rec.n;
+    }
+    /* The store's retention (store.retention_*; a no-op when unset), in
+     * this transaction: at most once a second, a bounded batch each time;
+     * while a batch stops at its bound, the next commit trims again, so
+     * trimming keeps up with any rate of results. */
+    int64_t mono = pw_mono_ns();
+    if (rc == 0 && mono >= p->next_trim_ns) {
+        st_results_trim_t tr;
+        rc = st_results_trim(txn, pw_wall_ns(), ST_RESULTS_TRIM_BATCH, &tr, err);
+        if (rc == 0)
+            p->next_trim_ns = tr.more ? mono : mono + PW_NS_PER_S;
     }
     if (rc) {
         st_results_abort(txn);

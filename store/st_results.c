@@ -24,6 +24,8 @@
  *
  * tk = topic | 0x00 | key (topic and key hold no NUL, topic <= 255 bytes).
  * ts = ts_ns as u64 big-endian with the sign bit flipped: signed order.
+ *   bytime:      ts | group -> empty (the time index, for retention)
+ *
  * LMDB keys hold at most 511 bytes, less than the 255 + 1 + 1024 + 1 + 8 a
  * full key would need, so:
  * - inline (tk <= 494 bytes, every practical key):
@@ -44,7 +46,7 @@
  */
 #define RES_FORMAT_VERSION 1u
 
-/* Named databases in the environment (four used, room to grow). */
+/* Named databases in the environment (five used, room to grow). */
 #define RES_MAXDBS 8
 
 /* Largest map accepted, in MiB (16 TiB). */
@@ -65,6 +67,9 @@
 /* Bytes of the header at the start of every value. */
 #define VAL_HDR 16
 
+/* Entries st_results_trim() deletes between two looks at the used size. */
+#define TRIM_SIZE_EVERY 64
+
 /* Longest tk. */
 #define TK_MAX (ST_RESULTS_TOPIC_MAX + 1 + ST_RESULTS_KEY_MAX)
 
@@ -76,7 +81,11 @@ _Static_assert(ST_RESULTS_TOPIC_MAX + 1 < TK_INLINE_MAX,
 struct st_results {
     /* Set at open, read-only afterwards: any thread. */
     MDB_env *env;
-    MDB_dbi dbi_meta, dbi_results, dbi_latest, dbi_ckpt;
+    MDB_dbi dbi_meta, dbi_results, dbi_latest, dbi_ckpt, dbi_time;
+    bool has_time;   /* dbi_time is open (a read-only handle on a store
+                        made before the time index may lack it) */
+    int64_t retention_age_ns;
+    uint64_t retention_bytes;
     char *dir;
     size_t map_size; /* bytes */
     bool read_only;
@@ -85,6 +94,7 @@ struct st_results {
     atomic_bool txn_open; /* a write transaction of this handle is open */
     _Atomic uint64_t stale_ignored;
     _Atomic uint64_t commits;
+    _Atomic uint64_t trimmed;
 };
 
 /* Writer thread only. */
@@ -93,8 +103,10 @@ struct st_results_txn {
     MDB_txn *txn;      /* NULL once ended by an error */
     int failed;        /* the code that ended it, or 0 */
     uint64_t stale;    /* puts ignored for a lower version */
+    uint64_t trimmed;  /* results deleted by trim */
     pw_err_t why;      /* what ended it */
-    unsigned char key[DB_KEY_MAX]; /* reused by every put */
+    unsigned char key[DB_KEY_MAX];  /* reused by every put */
+    unsigned char key2[DB_KEY_MAX]; /* time index and latest keys */
 };
 
 /* Header of a stored value. */
@@ -205,6 +217,8 @@ st_results_opts_t st_results_opts_default(void)
         .map_size_mb = ST_RESULTS_MAP_SIZE_MB_DEFAULT,
         .sync = true,
         .read_only = false,
+        .retention_age_ns = 0,
+        .retention_bytes = 0,
     };
     return o;
 }
@@ -272,6 +286,11 @@ static int opts_check(const st_results_opts_t *o, pw_err_t *err)
         return pw_err_set(err, PW_EARG,
                           "result store %s: map_size_mb %zu; expected 1..%zu",
                           o->dir, o->map_size_mb, MAP_SIZE_MB_MAX);
+    if (o->retention_age_ns < 0)
+        return pw_err_set(err, PW_EARG,
+                          "result store %s: negative retention_age_ns "
+                          "(0 keeps every result)",
+                          o->dir);
     return 0;
 }
 
@@ -310,6 +329,51 @@ static int format_check(st_results_t *s, MDB_txn *txn, bool created,
     return 0;
 }
 
+/*
+ * In txn: open the time index (bytime). A store made before it existed
+ * gets it now, filled from `results` (once; read-only handles go without:
+ * readers do not use it).
+ */
+static int time_index_open(st_results_t *s, MDB_txn *txn, pw_err_t *err)
+{
+    int rc = mdb_dbi_open(txn, "bytime", 0, &s->dbi_time);
+    if (rc == 0) {
+        s->has_time = true;
+        return 0;
+    }
+    if (rc != MDB_NOTFOUND)
+        return lmdb_fail(s, err, rc, "open database bytime");
+    if (s->read_only)
+        return 0;
+    if ((rc = mdb_dbi_open(txn, "bytime", MDB_CREATE, &s->dbi_time)) != 0)
+        return lmdb_fail(s, err, rc, "create database bytime");
+    s->has_time = true;
+    MDB_cursor *cur;
+    if ((rc = mdb_cursor_open(txn, s->dbi_results, &cur)) != 0)
+        return lmdb_fail(s, err, rc, "build the time index");
+    unsigned char kb[DB_KEY_MAX];
+    static const char none = 0;
+    MDB_val k, v;
+    rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    while (rc == 0) {
+        if (k.mv_size < 8 + 2 || k.mv_size > DB_KEY_MAX) {
+            mdb_cursor_close(cur);
+            return corrupt(s, err, "results", &k, "short key");
+        }
+        size_t glen = k.mv_size - 8;
+        memcpy(kb, (const unsigned char *)k.mv_data + glen, 8);
+        memcpy(kb + 8, k.mv_data, glen);
+        MDB_val tk = {k.mv_size, kb}, tv = {0, (void *)&none};
+        if ((rc = mdb_put(txn, s->dbi_time, &tk, &tv, 0)) != 0)
+            break;
+        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close(cur);
+    if (rc != MDB_NOTFOUND)
+        return lmdb_fail(s, err, rc, "build the time index");
+    return 0;
+}
+
 static int open_dbis(st_results_t *s, pw_err_t *err)
 {
     bool ro = s->read_only;
@@ -329,8 +393,11 @@ static int open_dbis(st_results_t *s, pw_err_t *err)
         goto fail;
     }
     if (rc == MDB_NOTFOUND) {
+        /* The main database (FREE_DBI, 0, is LMDB's free list). */
         MDB_stat st;
-        if ((rc = mdb_stat(txn, 0, &st)) != 0) {
+        MDB_dbi main_dbi;
+        if ((rc = mdb_dbi_open(txn, NULL, 0, &main_dbi)) != 0 ||
+            (rc = mdb_stat(txn, main_dbi, &st)) != 0) {
             rc = lmdb_fail(s, err, rc, "open");
             goto fail;
         }
@@ -364,6 +431,8 @@ static int open_dbis(st_results_t *s, pw_err_t *err)
             goto fail;
         }
     }
+    if ((rc = time_index_open(s, txn, err)) != 0)
+        goto fail;
     rc = mdb_txn_commit(txn); /* keeps the handles, read-only too */
     return rc == 0 ? 0 : lmdb_fail(s, err, rc, "open");
 
@@ -393,7 +462,10 @@ int st_results_open(const st_results_opts_t *o, st_results_t **out,
     }
     s->read_only = o->read_only;
     s->map_size = o->map_size_mb << 20;
+    s->retention_age_ns = o->retention_age_ns;
+    s->retention_bytes = o->retention_bytes;
     atomic_init(&s->txn_open, false);
+    atomic_init(&s->trimmed, 0);
     atomic_init(&s->stale_ignored, 0);
     atomic_init(&s->commits, 0);
 
@@ -654,6 +726,14 @@ static int put_one(st_results_txn_t *t, const pw_result_t *r, pw_err_t *err)
     if ((rc = mdb_put(t->txn, s->dbi_results, &k, &v, MDB_RESERVE)) != 0)
         return t_end(t, err, rc, "write result");
     val_encode(v.mv_data, r, tail, tail_len);
+    /* The time index: ts | group, so retention finds the oldest results
+     * of every key first. A replaced result rewrites its own entry. */
+    static const char none = 0;
+    memcpy(t->key2, kb + rk_len - 8, 8);
+    memcpy(t->key2 + 8, kb, rk_len - 8);
+    MDB_val ik = {rk_len, t->key2}, iv = {0, (void *)&none};
+    if ((rc = mdb_put(t->txn, s->dbi_time, &ik, &iv, 0)) != 0)
+        return t_end(t, err, rc, "write time index");
     if (newest) {
         k.mv_size = lk_len;
         v = (MDB_val){vlen, NULL};
@@ -734,6 +814,180 @@ int st_results_checkpoint_del(st_results_txn_t *t, const char *name,
     return 0;
 }
 
+/* Bytes of the pages the store's databases use in txn. */
+static int used_bytes(const st_results_t *s, MDB_txn *txn, uint64_t *out)
+{
+    MDB_dbi main_dbi;
+    int rc = mdb_dbi_open(txn, NULL, 0, &main_dbi);
+    if (rc != 0)
+        return rc;
+    MDB_dbi dbis[] = {main_dbi, s->dbi_meta, s->dbi_results, s->dbi_latest,
+                      s->dbi_ckpt, s->dbi_time};
+    size_t n = sizeof dbis / sizeof dbis[0] - (s->has_time ? 0 : 1);
+    uint64_t bytes = 0;
+    for (size_t i = 0; i < n; i++) {
+        MDB_stat st;
+        if ((rc = mdb_stat(txn, dbis[i], &st)) != 0)
+            return rc;
+        bytes += (uint64_t)st.ms_psize *
+                 (st.ms_branch_pages + st.ms_leaf_pages +
+                  st.ms_overflow_pages);
+    }
+    *out = bytes;
+    return 0;
+}
+
+/*
+ * After the result (group, ts) was deleted: if it was the group's latest,
+ * the group's newest remaining result becomes the latest, or, with none
+ * left, the latest entry goes (*gone = true). t->key holds the group.
+ */
+static int trim_latest(st_results_txn_t *t, MDB_cursor *rcur, size_t glen,
+                       int64_t ts, bool *gone)
+{
+    const st_results_t *s = t->s;
+    /* The latest key: an inline group less its 0x00, or a long group. */
+    size_t llen = glen == LONG_GROUP_LEN ? glen : glen - 1;
+    memcpy(t->key2, t->key, llen);
+    MDB_val lk = {llen, t->key2}, lv;
+    int rc = mdb_get(t->txn, s->dbi_latest, &lk, &lv);
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    if (rc != 0)
+        return rc;
+    val_hdr_t h;
+    if (!val_decode(&lv, &h)) {
+        corrupt(s, &t->why, "latest", &lk, "bad value");
+        return -1;
+    }
+    if (h.ts_ns > ts)
+        return 0; /* a newer result is the latest: it stays */
+    /* The group's newest remaining result: the last entry before
+     * group | ts 0xff..ff (or that entry itself). */
+    memset(t->key + glen, 0xff, 8);
+    MDB_val k = {glen + 8, t->key}, v;
+    rc = mdb_cursor_get(rcur, &k, &v, MDB_SET_RANGE);
+    if (rc == 0 && bytes_cmp(k.mv_data, k.mv_size, t->key, glen + 8) != 0)
+        rc = mdb_cursor_get(rcur, &k, &v, MDB_PREV);
+    else if (rc == MDB_NOTFOUND)
+        rc = mdb_cursor_get(rcur, &k, &v, MDB_LAST);
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        return rc;
+    lk = (MDB_val){llen, t->key2};
+    if (rc == 0 && k.mv_size == glen + 8 &&
+        memcmp(k.mv_data, t->key, glen) == 0) {
+        /* v lies in a page of `results`; writing `latest` leaves it be. */
+        return mdb_put(t->txn, s->dbi_latest, &lk, &v, 0);
+    }
+    *gone = true;
+    rc = mdb_del(t->txn, s->dbi_latest, &lk, NULL);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+int st_results_trim(st_results_txn_t *t, int64_t now_ns, size_t max_results,
+                    st_results_trim_t *out, pw_err_t *err)
+{
+    int rc;
+    if ((rc = t_check(t, err)) != 0)
+        return rc;
+    const st_results_t *s = t->s;
+    if (max_results == 0)
+        return pw_err_set(err, PW_EARG, "%s: trim: max_results is 0",
+                          s->dir);
+    st_results_trim_t res = {0, 0, false};
+    bool by_age = s->retention_age_ns > 0, by_size = s->retention_bytes > 0;
+    if ((!by_age && !by_size) || !s->has_time) {
+        if (out != NULL)
+            *out = res;
+        return 0;
+    }
+    MDB_cursor *tcur, *rcur;
+    if ((rc = mdb_cursor_open(t->txn, s->dbi_time, &tcur)) != 0)
+        return t_end(t, err, rc, "trim");
+    if ((rc = mdb_cursor_open(t->txn, s->dbi_results, &rcur)) != 0) {
+        mdb_cursor_close(tcur);
+        return t_end(t, err, rc, "trim");
+    }
+    MDB_val k, v;
+    int64_t cutoff = INT64_MIN; /* results below it are too old */
+    if (by_age) {
+        rc = mdb_cursor_get(tcur, &k, &v, MDB_LAST);
+        if (rc == 0 && k.mv_size >= 8) {
+            int64_t newest = get_ts(k.mv_data);
+            int64_t ref = newest < now_ns ? newest : now_ns;
+            cutoff = ref < INT64_MIN + s->retention_age_ns
+                         ? INT64_MIN
+                         : ref - s->retention_age_ns;
+        } else if (rc != 0 && rc != MDB_NOTFOUND) {
+            goto lmdb_fail;
+        }
+    }
+    bool over = false;
+    size_t steps = 0, since_look = TRIM_SIZE_EVERY;
+    while (steps < max_results) {
+        rc = mdb_cursor_get(tcur, &k, &v, MDB_FIRST);
+        if (rc == MDB_NOTFOUND)
+            break;
+        if (rc != 0)
+            goto lmdb_fail;
+        if (k.mv_size < 8 + 2 || k.mv_size > DB_KEY_MAX ||
+            (k.mv_size - 8 > TK_INLINE_MAX + 1 &&
+             k.mv_size - 8 != LONG_GROUP_LEN)) {
+            corrupt(s, &t->why, "bytime", &k, "bad key");
+            rc = 0;
+            goto ended;
+        }
+        int64_t ts = get_ts(k.mv_data);
+        bool del = ts < cutoff;
+        if (!del && by_size) {
+            if (since_look >= TRIM_SIZE_EVERY) {
+                uint64_t used;
+                if ((rc = used_bytes(s, t->txn, &used)) != 0)
+                    goto lmdb_fail;
+                over = used > s->retention_bytes;
+                since_look = 0;
+            }
+            del = over;
+        }
+        if (!del)
+            break;
+        steps++;
+        since_look++;
+        size_t glen = k.mv_size - 8;
+        memcpy(t->key, (const unsigned char *)k.mv_data + 8, glen);
+        put_ts(t->key + glen, ts);
+        if ((rc = mdb_cursor_del(tcur, 0)) != 0)
+            goto lmdb_fail;
+        MDB_val rk = {glen + 8, t->key};
+        rc = mdb_del(t->txn, s->dbi_results, &rk, NULL);
+        if (rc == MDB_NOTFOUND)
+            continue; /* an index entry without its result: gone now */
+        if (rc != 0)
+            goto lmdb_fail;
+        res.results++;
+        bool gone = false;
+        if ((rc = trim_latest(t, rcur, glen, ts, &gone)) != 0) {
+            if (rc == -1) {
+                rc = 0;
+                goto ended;
+            }
+            goto lmdb_fail;
+        }
+        res.keys += gone;
+    }
+    res.more = steps == max_results;
+    mdb_cursor_close(rcur);
+    mdb_cursor_close(tcur);
+    t->trimmed += res.results;
+    if (out != NULL)
+        *out = res;
+    return 0;
+
+lmdb_fail: /* the transaction's end closes its cursors */
+ended:
+    return t_end(t, err, rc, "trim");
+}
+
 int st_results_commit(st_results_txn_t *t, pw_err_t *err)
 {
     if (t == NULL)
@@ -750,6 +1004,7 @@ int st_results_commit(st_results_txn_t *t, pw_err_t *err)
     } else {
         atomic_fetch_add(&s->commits, 1);
         atomic_fetch_add(&s->stale_ignored, t->stale);
+        atomic_fetch_add(&s->trimmed, t->trimmed);
     }
     free(t);
     atomic_store(&s->txn_open, false);
@@ -878,8 +1133,14 @@ int st_results_stats(st_results_t *s, st_results_stats_t *out, pw_err_t *err)
         mdb_txn_abort(txn);
         return lmdb_fail(s, err, rc, "stats");
     }
+    uint64_t used = 0;
+    rc = used_bytes(s, txn, &used);
     mdb_txn_abort(txn);
+    if (rc != 0)
+        return lmdb_fail(s, err, rc, "stats");
     out->results = rs.ms_entries;
+    out->used_bytes = used;
+    out->trimmed = atomic_load(&s->trimmed);
     out->keys = ls.ms_entries;
     out->stale_ignored = atomic_load(&s->stale_ignored);
     out->commits = atomic_load(&s->commits);

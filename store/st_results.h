@@ -31,6 +31,14 @@
  *   (LMDB forbids opening an environment twice in one process): share the
  *   st_results_t between threads. Give every process the same map_size_mb.
  *
+ * Retention: with opts.retention_age_ns or opts.retention_bytes set, the
+ * writer calls st_results_trim() now and then (the pipeline: inside its
+ * checkpoint transaction, at most about once a second). Each call deletes
+ * at most a given number of the oldest results (by ts_ns, across topics
+ * and keys), so the writer is never held up long; the latest table follows
+ * (a key left with no result loses its latest entry, a key that keeps
+ * results keeps its true latest); checkpoints are never trimmed.
+ *
  * Durability: opts.sync (default) fsyncs every commit, so a returned
  * commit survives power loss; sync = false (MDB_NOSYNC) survives a crash of
  * the process (kill -9) but a power loss may lose recent commits.
@@ -63,6 +71,11 @@ typedef struct st_results_txn st_results_txn_t; /* a write transaction */
 /* Largest checkpoint name, in bytes (at least 1). */
 #define ST_RESULTS_NAME_MAX 255
 
+/* A good bound on the results one st_results_trim() call deletes: about
+ * 10 ms of work on a laptop, and more than a busy pipeline writes in a
+ * second. */
+#define ST_RESULTS_TRIM_BATCH 20000
+
 /* How to open a store; start from st_results_opts_default(). */
 typedef struct st_results_opts {
     const char *dir;    /* directory; created with its parents (mkdir -p)
@@ -72,6 +85,11 @@ typedef struct st_results_opts {
     bool sync;          /* fsync every commit (default true); false =
                            MDB_NOSYNC: survives kill -9, not power loss */
     bool read_only;     /* open for reading only; default false */
+    int64_t retention_age_ns;  /* st_results_trim() deletes results older
+                                  than this (ns, >= 0); 0 = keep all */
+    uint64_t retention_bytes;  /* st_results_trim() deletes the oldest
+                                  results while the store's pages in use
+                                  pass this (bytes); 0 = no size limit */
 } st_results_opts_t;
 
 /* Counts of a store. */
@@ -81,7 +99,20 @@ typedef struct st_results_stats {
     uint64_t stale_ignored; /* puts ignored for a lower version, in
                                transactions this handle committed */
     uint64_t commits;       /* transactions this handle committed */
+    uint64_t trimmed;       /* results deleted by st_results_trim() in
+                               transactions this handle committed */
+    uint64_t used_bytes;    /* bytes of the pages the store's databases
+                               use, as last committed (the file itself
+                               never shrinks: freed pages are reused) */
 } st_results_stats_t;
+
+/* What one st_results_trim() call did. */
+typedef struct st_results_trim {
+    uint64_t results;  /* results deleted */
+    uint64_t keys;     /* (topic, key) pairs left with no result, whose
+                          latest entry was deleted too */
+    bool more;         /* it stopped at its bound: call again for more */
+} st_results_trim_t;
 
 /*
  * Called by scan and latest for each result, on the calling thread. r and
@@ -99,7 +130,8 @@ st_results_opts_t st_results_opts_default(void);
 /*
  * Open (creating if needed, unless read_only) the store in o->dir. *out is
  * owned by the caller until st_results_close(). Errors: PW_EARG (bad
- * options: no dir, map_size_mb 0 or above 16 TiB), PW_ENOTFOUND (read_only
+ * options: no dir, map_size_mb 0 or above 16 TiB, a negative
+ * retention_age_ns), PW_ENOTFOUND (read_only
  * and no store there), PW_EVERSION (a store of another format version),
  * PW_EUNSUPPORTED (an LMDB build whose keys are too short), PW_ESTORE,
  * -errno (cannot create the directory).
@@ -178,6 +210,31 @@ int st_results_checkpoint_del(st_results_txn_t *t, const char *name,
  */
 int st_results_commit(st_results_txn_t *t, pw_err_t *err);
 
+/*
+ * Apply the store's retention (opts.retention_age_ns, retention_bytes) in
+ * t: delete results, oldest ts_ns first across every topic and key, while
+ * - a result is older than the age: ts_ns < ref - retention_age_ns, where
+ *   ref is now_ns or the newest stored result's ts_ns if that is earlier
+ *   (results carry event time: a replay of an old game is not trimmed
+ *   against today's clock, and one result stamped in the future cannot
+ *   trim the rest); or
+ * - the pages the store uses (st_results_stats_t.used_bytes, as of t)
+ *   pass retention_bytes. Pages free as they empty, so a size trim may
+ *   delete a little more than the excess; checkpoints count in the size
+ *   but are never deleted.
+ * At most max_results (> 0; ST_RESULTS_TRIM_BATCH is a good value) entries
+ * are deleted per call, so the call takes a bounded time; out->more says it
+ * stopped at that bound. A key whose every result is deleted loses its
+ * latest entry; a key that keeps results keeps its latest (re-read from
+ * what is left when its latest result was deleted). Does nothing (and
+ * returns 0) when neither retention option is set. out (may be NULL) is
+ * written on success. Writer thread. Errors: PW_EARG (t usable), or as
+ * st_results_put() for errors that end t (also PW_ECORRUPT for a damaged
+ * time index).
+ */
+int st_results_trim(st_results_txn_t *t, int64_t now_ns, size_t max_results,
+                    st_results_trim_t *out, pw_err_t *err);
+
 /* Discard t: nothing of it is stored. Frees t. NULL is a no-op. */
 void st_results_abort(st_results_txn_t *t);
 
@@ -229,8 +286,9 @@ int st_results_latest(st_results_t *s, const char *topic,
                        pw_err_t *err);
 
 /*
- * Fill *out: results and keys as last committed (by any process),
- * stale_ignored and commits counted by this handle since open.
+ * Fill *out: results, keys and used_bytes as last committed (by any
+ * process), stale_ignored, commits and trimmed counted by this handle
+ * since open.
  * Thread-safe. Errors: PW_EARG, PW_ESTORE.
  */
 int st_results_stats(st_results_t *s, st_results_stats_t *out, pw_err_t *err);

@@ -949,3 +949,286 @@ Test(st_results, a_reader_thread_sees_whole_commits_while_the_writer_writes)
     cr_assert_eq(stats(rc.s).commits, ROUNDS);
     st_results_close(rc.s);
 }
+
+/* ---- Retention ---------------------------------------------------------- */
+
+#define S_NS 1000000000LL
+
+static st_results_t *open_retained(int64_t age_ns, uint64_t bytes)
+{
+    st_results_opts_t o = st_results_opts_default();
+    o.dir = dir;
+    o.map_size_mb = 64;
+    o.sync = false;
+    o.retention_age_ns = age_ns;
+    o.retention_bytes = bytes;
+    st_results_t *s = NULL;
+    pw_err_t err = {0};
+    cr_assert_eq(st_results_open(&o, &s, &err), 0, "open: %s", err.msg);
+    return s;
+}
+
+/* One trim call in a transaction of its own. */
+static st_results_trim_t trim(st_results_t *s, int64_t now_ns, size_t max)
+{
+    st_results_txn_t *t = begin(s);
+    st_results_trim_t tr;
+    pw_err_t err = {0};
+    cr_assert_eq(st_results_trim(t, now_ns, max, &tr, &err), 0, "trim: %s",
+                 err.msg);
+    commit(t);
+    return tr;
+}
+
+/* The smallest ts_ns stored (INT64_MAX when empty). */
+static int min_ts(void *ctx, const pw_result_t *r)
+{
+    int64_t *m = ctx;
+    if (r->ts_ns < *m)
+        *m = r->ts_ns;
+    return 0;
+}
+
+static int64_t oldest_stored(st_results_t *s)
+{
+    int64_t m = INT64_MAX;
+    pw_err_t err = {0};
+    cr_assert_eq(st_results_scan(s, NULL, NULL, INT64_MIN, INT64_MAX, min_ts,
+                                 &m, &err), 0, "scan: %s", err.msg);
+    return m;
+}
+
+Test(st_results, trim_deletes_results_older_than_the_age_across_topics)
+{
+    st_results_t *s = open_retained(10 * S_NS, 0);
+    st_results_txn_t *t = begin(s);
+    put(t, "speed_1s", "car/1", 100 * S_NS, 1, "a");
+    put(t, "speed_1s", "car/1", 105 * S_NS, 1, "b");
+    put(t, "speed_1s", "car/1", 111 * S_NS, 1, "c");
+    put(t, "lap", "car/2", 95 * S_NS, 1, "d");
+    put(t, "lap", "car/2", 120 * S_NS, 1, "e");
+    commit(t);
+    /* now = 120 s: results before 110 s go, whatever their topic. */
+    st_results_trim_t tr = trim(s, 120 * S_NS, ST_RESULTS_TRIM_BATCH);
+    cr_assert_eq(tr.results, 3);
+    cr_assert_eq(tr.keys, 0);
+    cr_assert(!tr.more);
+    cr_assert_str_eq(scan_all(s), "lap|car/2|120000000000|v1|e "
+                                  "speed_1s|car/1|111000000000|v1|c");
+    cr_assert_str_eq(latest_text(s, NULL, NULL),
+                     "lap|car/2|120000000000|v1|e "
+                     "speed_1s|car/1|111000000000|v1|c");
+    st_results_stats_t st = stats(s);
+    cr_assert_eq(st.results, 2);
+    cr_assert_eq(st.trimmed, 3);
+    /* Nothing more is old enough: a second call deletes nothing. */
+    cr_assert_eq(trim(s, 120 * S_NS, ST_RESULTS_TRIM_BATCH).results, 0);
+    st_results_close(s);
+}
+
+Test(st_results, trim_measures_age_from_the_newest_result_not_a_later_clock)
+{
+    /* A replay of an old game: its results are years behind the clock. */
+    st_results_t *s = open_retained(10 * S_NS, 0);
+    st_results_txn_t *t = begin(s);
+    for (int i = 0; i < 30; i++)
+        put(t, "speed_1s", "car/1", (1000 + i) * S_NS, 1, "x");
+    commit(t);
+    int64_t years_later = 1000 * S_NS + 5LL * 365 * 86400 * S_NS;
+    st_results_trim_t tr = trim(s, years_later, ST_RESULTS_TRIM_BATCH);
+    cr_assert_eq(tr.results, 19, "kept [1019 s, 1029 s]: %llu trimmed",
+                 (unsigned long long)tr.results);
+    cr_assert_eq(oldest_stored(s), 1019 * S_NS);
+    /* A clock behind the results counts instead (one result stamped in
+     * the future cannot trim the rest). */
+    cr_assert_eq(trim(s, 1025 * S_NS, ST_RESULTS_TRIM_BATCH).results, 0);
+    st_results_close(s);
+}
+
+Test(st_results, trim_keeps_the_store_below_its_size_deleting_the_oldest)
+{
+    st_results_t *s = open_retained(0, 0);
+    /* About 6 MB of results over 50 keys, in time order. */
+    char body[200];
+    memset(body, 'b', sizeof body - 1);
+    body[sizeof body - 1] = '\0';
+    for (int c = 0; c < 30; c++) {
+        st_results_txn_t *t = begin(s);
+        for (int i = 0; i < 1000; i++) {
+            int n = c * 1000 + i;
+            char key[32];
+            snprintf(key, sizeof key, "car/%d", n % 50);
+            put(t, "speed_1s", key, (int64_t)n * S_NS, 1, body);
+        }
+        commit(t);
+    }
+    uint64_t before = stats(s).used_bytes;
+    cr_assert_gt(before, 4u << 20, "used %llu", (unsigned long long)before);
+    st_results_close(s);
+
+    const uint64_t limit = 2u << 20;
+    s = open_retained(0, limit);
+    int calls = 0;
+    st_results_trim_t tr;
+    uint64_t trimmed = 0;
+    do {
+        tr = trim(s, INT64_MAX, 5000);
+        trimmed += tr.results;
+        cr_assert_lt(++calls, 100, "trim never finished");
+    } while (tr.more);
+    st_results_stats_t st = stats(s);
+    cr_assert_leq(st.used_bytes, limit, "used %llu",
+                  (unsigned long long)st.used_bytes);
+    cr_assert_eq(st.results + trimmed, 30000);
+    /* Not much more than needed (pages free as they empty, so a little
+     * more goes): at least 60% of what fits in the limit stays. */
+    uint64_t fits = 30000 * limit / before;
+    cr_assert_gt(st.results, fits * 6 / 10, "kept %llu of %llu bytes %llu",
+                 (unsigned long long)st.results, (unsigned long long)before,
+                 (unsigned long long)st.used_bytes);
+    /* The oldest went: what stays is the newest, in one piece. */
+    cr_assert_eq(oldest_stored(s), (int64_t)trimmed * S_NS);
+    cr_assert_eq(scan_count(s), st.results);
+    cr_assert_eq(st.keys, 50);
+    st_results_close(s);
+}
+
+Test(st_results, trim_keeps_latest_true_and_drops_keys_left_empty)
+{
+    st_results_t *s = open_retained(10 * S_NS, 0);
+    st_results_txn_t *t = begin(s);
+    put(t, "t", "gone", 1 * S_NS, 1, "g1");
+    put(t, "t", "gone", 2 * S_NS, 3, "g2");
+    put(t, "t", "kept", 3 * S_NS, 1, "k3");
+    put(t, "t", "kept", 40 * S_NS, 2, "k40");
+    /* A correction of an old result: the latest must not change. */
+    put(t, "t", "kept", 3 * S_NS, 2, "k3b");
+    put(t, "u", "new", 50 * S_NS, 1, "n50");
+    commit(t);
+    st_results_trim_t tr = trim(s, 50 * S_NS, ST_RESULTS_TRIM_BATCH);
+    cr_assert_eq(tr.results, 3);
+    cr_assert_eq(tr.keys, 1);
+    cr_assert_str_eq(latest_text(s, NULL, NULL),
+                     "t|kept|40000000000|v2|k40 u|new|50000000000|v1|n50");
+    cr_assert_eq(stats(s).keys, 2);
+    /* A later put of a trimmed key starts it again. */
+    t = begin(s);
+    put(t, "t", "gone", 45 * S_NS, 1, "g45");
+    commit(t);
+    cr_assert_str_eq(latest_text(s, "t", "gone"), "t|gone|45000000000|v1|g45");
+    st_results_close(s);
+}
+
+Test(st_results, trim_falls_back_to_an_older_result_when_the_latest_goes)
+{
+    /* Sizes trim may delete a key's latest while older results of it
+     * remain only when the index and data disagree; here: the latest's
+     * ts is the oldest of its key, which happens when a key's newest
+     * result came first and corrections of the past followed. */
+    st_results_t *s = open_retained(0, 1);
+    st_results_txn_t *t = begin(s);
+    put(t, "t", "k", 5 * S_NS, 1, "five");
+    put(t, "t", "k", 9 * S_NS, 1, "nine");
+    commit(t);
+    /* One step at a time: the first deletes ts 5, the latest stays 9. */
+    st_results_trim_t tr = trim(s, INT64_MAX, 1);
+    cr_assert_eq(tr.results, 1);
+    cr_assert(tr.more);
+    cr_assert_str_eq(latest_text(s, NULL, NULL), "t|k|9000000000|v1|nine");
+    tr = trim(s, INT64_MAX, 1);
+    cr_assert_eq(tr.results, 1);
+    cr_assert_eq(tr.keys, 1);
+    cr_assert_str_eq(latest_text(s, NULL, NULL), "");
+    cr_assert_eq(stats(s).keys, 0);
+    st_results_close(s);
+}
+
+Test(st_results, trim_never_deletes_checkpoints)
+{
+    st_results_t *s = open_retained(1 * S_NS, 1); /* 1 byte: delete all */
+    st_results_txn_t *t = begin(s);
+    put(t, "t", "k", 1 * S_NS, 1, "a");
+    put(t, "t", "k", 100 * S_NS, 1, "b");
+    ckpt_put(t, "pipeline/0", "offsets");
+    commit(t);
+    st_results_trim_t tr = trim(s, 100 * S_NS, ST_RESULTS_TRIM_BATCH);
+    cr_assert_eq(tr.results, 2);
+    cr_assert(!tr.more);
+    cr_assert_eq(stats(s).results, 0);
+    cr_assert_str_eq(ckpt_text(s, "pipeline/0"), "offsets");
+    st_results_close(s);
+}
+
+Test(st_results, trim_is_bounded_per_call_and_commits_with_its_transaction)
+{
+    st_results_t *s = open_retained(10 * S_NS, 0);
+    st_results_txn_t *t = begin(s);
+    for (int i = 0; i < 1000; i++) {
+        char key[16];
+        snprintf(key, sizeof key, "k%d", i % 7);
+        put(t, "t", key, (int64_t)i * S_NS, 1, "x");
+    }
+    commit(t);
+    /* 989 are too old (before 989 s); 100 a call. */
+    st_results_trim_t tr = trim(s, 999 * S_NS, 100);
+    cr_assert_eq(tr.results, 100);
+    cr_assert(tr.more);
+    cr_assert_eq(oldest_stored(s), 100 * S_NS);
+    /* An aborted trim deletes nothing. */
+    t = begin(s);
+    pw_err_t err = {0};
+    cr_assert_eq(st_results_trim(t, 999 * S_NS, 100, &tr, &err), 0, "%s",
+                 err.msg);
+    st_results_abort(t);
+    cr_assert_eq(stats(s).results, 900);
+    int calls = 1;
+    do {
+        tr = trim(s, 999 * S_NS, 100);
+        calls++;
+    } while (tr.more && calls < 50);
+    cr_assert_eq(calls, 10);
+    cr_assert_eq(stats(s).results, 11);
+    cr_assert_eq(oldest_stored(s), 989 * S_NS);
+    cr_assert_eq(stats(s).keys, 7);
+    st_results_close(s);
+}
+
+Test(st_results, trim_without_retention_does_nothing_and_checks_its_bound)
+{
+    st_results_t *s = open_store();
+    st_results_txn_t *t = begin(s);
+    put(t, "t", "k", 1, 1, "a");
+    st_results_trim_t tr = {1, 1, true};
+    pw_err_t err = {0};
+    cr_assert_eq(st_results_trim(t, INT64_MAX, 10, &tr, &err), 0);
+    cr_assert_eq(tr.results, 0);
+    cr_assert(!tr.more);
+    cr_assert_eq(st_results_trim(t, INT64_MAX, 0, &tr, &err), PW_EARG);
+    cr_assert(strstr(err.msg, "max_results"), "%s", err.msg);
+    commit(t); /* an argument error leaves the transaction usable */
+    cr_assert_eq(stats(s).results, 1);
+    st_results_close(s);
+
+    st_results_opts_t o = st_results_opts_default();
+    o.dir = dir;
+    o.retention_age_ns = -1;
+    cr_assert_eq(st_results_open(&o, &s, &err), PW_EARG);
+    cr_assert(strstr(err.msg, "retention_age_ns"), "%s", err.msg);
+}
+
+Test(st_results, trims_long_keys_like_short_ones)
+{
+    st_results_t *s = open_retained(10 * S_NS, 0);
+    char key[800];
+    memset(key, 'k', sizeof key - 1);
+    key[sizeof key - 1] = '\0';
+    st_results_txn_t *t = begin(s);
+    put(t, "t", key, 1 * S_NS, 1, "old");
+    put(t, "t", key, 50 * S_NS, 1, "new");
+    commit(t);
+    cr_assert_eq(trim(s, 50 * S_NS, 100).results, 1);
+    cr_assert_eq(stats(s).results, 1);
+    cr_assert_eq(stats(s).keys, 1);
+    cr_assert_eq(oldest_stored(s), 50 * S_NS);
+    st_results_close(s);
+}
