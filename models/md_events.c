@@ -145,6 +145,7 @@ void md_events_play_init(md_events_play_t *p, uint64_t session)
     p->last_ns = INT64_MIN;
     p->offense = PW_TEAM_UNKNOWN;
     p->dirx = 1.0f;
+    p->rest_ns = p->lined_ns = INT64_MIN;
 }
 
 static double clampd(double v, double lo, double hi)
@@ -234,6 +235,33 @@ static void summarise(md_events_play_t *p, const pw_frames_t *f, size_t i,
             ndef3++;
     }
     fr->dd = dd;
+    /*
+     * Lined up for a snap: the two teams on either side of the ball, no
+     * player more than MD_EVENTS_ONSIDE_YD into the other side (the neutral
+     * zone), with the players of the nearest team (the centre's) as the
+     * offense, and the ball between the hash marks (where every snap is
+     * spotted). Used only to look for the next snap of a session.
+     */
+    float defx = 0.0f;
+    int ndefx = 0, wrong = 0;
+    for (size_t o = o0; o < o1; o++)
+        if ((f->team[o] == PW_TEAM_HOME || f->team[o] == PW_TEAM_AWAY) && f->team[o] != t1 &&
+            isfinite(f->x[o]) && isfinite(f->y[o])) {
+            defx += f->x[o];
+            ndefx++;
+        }
+    float side = ndefx && defx / (float)ndefx >= p->bx ? 1.0f : -1.0f;
+    for (size_t o = o0; o < o1 && ndefx; o++) {
+        uint8_t tm = f->team[o];
+        if ((tm != PW_TEAM_HOME && tm != PW_TEAM_AWAY) || !isfinite(f->x[o]) ||
+            !isfinite(f->y[o]))
+            continue;
+        float ahead = (f->x[o] - p->bx) * side;
+        if (tm == t1 ? ahead > MD_EVENTS_ONSIDE_YD : ahead < -MD_EVENTS_ONSIDE_YD)
+            wrong++;
+    }
+    fr->lined_up = ndefx > 0 && noff > 0 && wrong == 0 && !fr->degraded &&
+                   p->by >= MD_EVENTS_HASH_Y_MIN && p->by <= MD_EVENTS_HASH_Y_MAX;
     fr->ndef = (float)(ndef < 5 ? ndef : 5);
     fr->ndef3 = (float)(ndef3 < 8 ? ndef3 : 8);
     fr->off_x = noff ? offx / (float)noff : p->bx;
@@ -327,7 +355,9 @@ static void gates(const md_events_play_t *p, const md_events_frame_t *f0, bool *
     bool over = d[MD_EV_TACKLE] || d[MD_EV_OOB] || d[MD_EV_TD] || d[MD_EV_SACK];
     bool in_air = d[MD_EV_PASS] && !d[MD_EV_ARRIVED];
     double since = snapped ? (double)(f0->ts_ns - p->at_ns[MD_EV_SNAP]) / NS_PER_S : 0;
-    g[MD_EV_SNAP] = !snapped;
+    /* After a play of the session, the next snap comes from a lined-up formation. */
+    g[MD_EV_SNAP] = !snapped && (!p->next || (p->lined_ns != INT64_MIN &&
+                                              f0->ts_ns - p->lined_ns <= MD_EVENTS_LINED_GRACE_NS));
     /* Not closed by a tackle or sack: one false end would hide the pass. */
     g[MD_EV_PASS] = snapped && !d[MD_EV_PASS];
     g[MD_EV_ARRIVED] = d[MD_EV_PASS] && !d[MD_EV_ARRIVED];
@@ -360,6 +390,7 @@ static void mark(md_events_play_t *p, int t, const md_events_frame_t *fr)
     p->done[t] = true;
     p->at_ns[t] = fr->ts_ns;
     if (t == MD_EV_SNAP) {
+        p->next = false;
         p->offense = fr->near_team;
         p->los_x = fr->bx;
         p->dirx = fr->bx >= fr->off_x ? 1.0f : -1.0f;
@@ -392,6 +423,9 @@ static int emit_peak(md_events_play_t *p, const md_events_model_t *m, int t,
     md_events_event_t *e = &out[n];
     memset(e, 0, sizeof *e);
     e->type = t;
+    if (t == MD_EV_SNAP)
+        p->play++;
+    e->play = p->play;
     e->ts_ns = pk->at.ts_ns + m->offset_ns[t];
     e->confidence = pk->p;
     e->degraded = pk->degraded;
@@ -403,6 +437,58 @@ static int emit_peak(md_events_play_t *p, const md_events_model_t *m, int t,
     return n + 1;
 }
 
+/* Follow the ball's rest and the line-up up to frame f0 (scored frames, in order). */
+static void rest_update(md_events_play_t *p, const md_events_frame_t *f0)
+{
+    if (f0->lined_up)
+        p->lined_ns = f0->ts_ns;
+    if (!(f0->bs < MD_EVENTS_REST_YPS)) {
+        p->rest_ns = INT64_MIN;
+        return;
+    }
+    if (p->rest_ns == INT64_MIN)
+        p->rest_ns = f0->ts_ns;
+}
+
+/* Whether the current play has ended by frame f0 (see MD_EVENTS_REST_YPS). */
+static bool play_over(const md_events_play_t *p, const md_events_frame_t *f0)
+{
+    const bool *d = p->done;
+    if (!d[MD_EV_SNAP] || p->rest_ns == INT64_MIN)
+        return false;
+    int64_t end = INT64_MAX;
+    static const int ends[] = {MD_EV_TACKLE, MD_EV_OOB, MD_EV_TD, MD_EV_SACK};
+    for (size_t k = 0; k < sizeof ends / sizeof ends[0]; k++)
+        if (d[ends[k]] && p->at_ns[ends[k]] < end)
+            end = p->at_ns[ends[k]];
+    int64_t snap = p->at_ns[MD_EV_SNAP];
+    if (end != INT64_MAX && f0->ts_ns - (p->rest_ns > end ? p->rest_ns : end) >=
+                                MD_EVENTS_END_REST_NS)
+        return true;
+    return f0->ts_ns - (p->rest_ns > snap ? p->rest_ns : snap) >= MD_EVENTS_DEAD_NS;
+}
+
+/*
+ * The play has ended: emit its open peaks (its own events) and reset the
+ * play's part of the state; the session's part stays. Returns n plus the
+ * events written to out.
+ */
+static int next_play(md_events_play_t *p, const md_events_model_t *m, md_events_event_t *out,
+                     int n)
+{
+    for (int t = 0; m && t < NT; t++)
+        if (p->peak[t].active)
+            n = emit_peak(p, m, t, out, n);
+    memset(p->done, 0, sizeof p->done);
+    memset(p->at_ns, 0, sizeof p->at_ns);
+    memset(p->peak, 0, sizeof p->peak);
+    p->offense = PW_TEAM_UNKNOWN;
+    p->los_x = 0;
+    p->dirx = 1.0f;
+    p->next = true;
+    return n;
+}
+
 /* Score frame p->c (its look-ahead is in the ring, or the play has ended). */
 static int score(md_events_play_t *p, const md_events_model_t *m, const md_events_labels_t *L,
                  md_events_event_t *out, int n, md_events_row_fn row, void *row_ctx)
@@ -411,6 +497,9 @@ static int score(md_events_play_t *p, const md_events_model_t *m, const md_event
     const md_events_frame_t *f0 = at(p, c, 0);
     double x[NF];
     bool g[NT];
+    rest_update(p, f0);
+    if (L == NULL && play_over(p, f0))
+        n = next_play(p, m, out, n);
     features(p, c, x);
     gates(p, f0, g);
     if (row)

@@ -77,6 +77,26 @@ enum md_events_type {
 #define MD_EVENTS_VERSION_MAX 32
 /* Tolerance of a match in eval, ns. */
 #define MD_EVENTS_TOL_NS INT64_C(300000000)
+/*
+ * Plays in a row (live only; docs/models-events.md "Many plays in one
+ * session"). The ball is at rest below MD_EVENTS_REST_YPS (yd/s). A play
+ * has ended once the ball has rested MD_EVENTS_END_REST_NS after a
+ * detected end (tackle, out_of_bounds, touchdown, qb_sack), or
+ * MD_EVENTS_DEAD_NS after the snap whatever was detected (an incomplete
+ * pass: the ball on the ground or in an official's hands; a missed end;
+ * long enough that a quarterback holding the ball never ends a play).
+ * The next snap is looked for only while the teams are lined up for it
+ * (the ball between the hash marks, y in MD_EVENTS_HASH_Y_MIN..MAX yd, and
+ * no player more than MD_EVENTS_ONSIDE_YD on the wrong side of it), or
+ * within MD_EVENTS_LINED_GRACE_NS after the last frame that was.
+ */
+#define MD_EVENTS_REST_YPS 0.5
+#define MD_EVENTS_END_REST_NS INT64_C(1000000000)
+#define MD_EVENTS_DEAD_NS INT64_C(6000000000)
+#define MD_EVENTS_LINED_GRACE_NS INT64_C(500000000)
+#define MD_EVENTS_ONSIDE_YD 0.5f
+#define MD_EVENTS_HASH_Y_MIN 22.5f
+#define MD_EVENTS_HASH_Y_MAX 30.8f
 
 extern const md_model_def_t md_events_def;
 
@@ -127,6 +147,7 @@ typedef struct md_events_frame {
     float off_x;            /* mean x of the nearest player's team (the offense at the snap) */
     uint8_t near_team;      /* team of the nearest player */
     bool degraded;          /* ball missing/NaN or fewer than 2 valid players */
+    bool lined_up;          /* the teams are on either side of the ball (a snap formation) */
     uint32_t near[MD_EVENTS_PLAYERS];
     uint32_t label[PW_FRAME_LABELS];
 } md_events_frame_t;
@@ -134,6 +155,7 @@ typedef struct md_events_frame {
 /* One detected event. */
 typedef struct md_events_event {
     int type;               /* enum md_events_type */
+    uint32_t play;          /* the session's play: snaps detected so far, 1, 2, ... */
     int64_t ts_ns;
     double confidence;      /* the peak probability */
     double importance;      /* 0..1: sack, touchdown, long gain, turnover high */
@@ -152,7 +174,12 @@ typedef struct md_events_peak {
     bool degraded;
 } md_events_peak_t;
 
-/* One play's state (caller's memory; md_events_play_init). */
+/*
+ * One session's state (caller's memory; md_events_play_init). The frame
+ * ring, the held ball, the ball's rest and the play count belong to the
+ * session; the state machine and the peaks to its current play, and are
+ * reset when the play has ended (live only, see MD_EVENTS_REST_YPS).
+ */
 typedef struct md_events_play {
     uint64_t session;
     uint64_t n;             /* frames pushed */
@@ -169,6 +196,11 @@ typedef struct md_events_play {
     /* Last good ball, held when the ball is missing. */
     bool have_ball;
     float bx, by, bs;
+    /* Plays in a row. */
+    uint32_t play;          /* snaps detected in the session */
+    bool next;              /* the last play ended: waiting for the next snap */
+    int64_t rest_ns;        /* scored frame the ball's current rest began; INT64_MIN moving */
+    int64_t lined_ns;       /* last scored frame the teams were lined up; INT64_MIN never */
 } md_events_play_t;
 
 void md_events_play_init(md_events_play_t *p, uint64_t session);
@@ -177,8 +209,10 @@ void md_events_play_init(md_events_play_t *p, uint64_t session);
  * Push frame i of f into play p and score the frames that now have their
  * look-ahead, with model m. Detected events are written to out (room for
  * MD_EVENTS_MAXOUT) and counted in the return value. L non-NULL: training
- * (the state machine follows the labels); NULL: live (it follows the
- * detections). Frames older than the play's last are ignored. Allocates
+ * (the state machine follows the labels; one play per session); NULL: live
+ * (it follows the detections, and a session may hold many plays: once a
+ * play has ended, its open peaks are emitted and the next snap starts a
+ * fresh play). Frames older than the play's last are ignored. Allocates
  * nothing. feat (may be NULL) receives, per scored frame, its features
  * and gates through the callback (training).
  */

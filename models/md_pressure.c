@@ -104,6 +104,7 @@ void md_pressure_play_init(md_pressure_play_t *p, uint64_t session)
     p->offense = p->defense = PW_TEAM_UNKNOWN;
 }
 
+/* Between frames a session waits for its first snap exactly when it has seen none. */
 int md_pressure_play_check(const md_pressure_play_t *p)
 {
     bool ok = p->phase >= MD_PRESSURE_WAIT && p->phase <= MD_PRESSURE_DONE &&
@@ -112,7 +113,8 @@ int md_pressure_play_check(const md_pressure_play_t *p)
               (p->offense <= PW_TEAM_AWAY || p->offense == PW_TEAM_UNKNOWN) &&
               (p->defense <= PW_TEAM_AWAY || p->defense == PW_TEAM_UNKNOWN) &&
               isfinite(p->last_prob) && p->last_prob >= 0 && p->last_prob <= 1 &&
-              isfinite(p->alert_prob) && isfinite(p->alert_eta_s) && isfinite(p->los_x);
+              isfinite(p->alert_prob) && isfinite(p->alert_eta_s) && isfinite(p->los_x) &&
+              (p->phase == MD_PRESSURE_WAIT) == (p->play == 0);
     if (p->phase == MD_PRESSURE_RUSH)
         ok = ok && (p->dirx == 1.0f || p->dirx == -1.0f) && p->end == MD_PRESSURE_END_NONE &&
              p->offense != p->defense;
@@ -373,10 +375,26 @@ void md_pressure_step(md_pressure_play_t *p, const md_pressure_model_t *m, doubl
     if (ts <= p->last_ns)
         return;
     p->last_ns = ts;
-    if (p->phase == MD_PRESSURE_DONE)
+    bool snap = has_label(f, i, L->snap);
+    if (p->phase == MD_PRESSURE_DONE && !snap)
         return;
+    if (snap) {
+        /*
+         * Every snap starts a rush: the first of the session, the next play
+         * of a game feed after the last rush ended, or (a missed end) a
+         * snap during a rush. Fresh state; the session's count goes on.
+         */
+        if (p->play > 0) {
+            uint64_t session = p->session;
+            uint32_t play = p->play;
+            md_pressure_play_init(p, session);
+            p->play = play;
+            p->last_ns = ts;
+        }
+        p->play++;
+    }
     if (p->phase == MD_PRESSURE_WAIT) {
-        if (!has_label(f, i, L->snap))
+        if (!snap)
             return;
         if (!find_qb(p, f, i)) {
             p->phase = MD_PRESSURE_DONE;

@@ -115,9 +115,15 @@ enum md_pressure_phase { MD_PRESSURE_WAIT = 0, MD_PRESSURE_RUSH, MD_PRESSURE_DON
 /* Top defenders kept as the last good output. */
 #define MD_PRESSURE_TOP 3
 
-/* One play's state (caller's memory; md_pressure_play_init). */
+/*
+ * One session's rush state (caller's memory; md_pressure_play_init). A
+ * session may hold any number of plays (a live game feed): a snap starts
+ * a new rush with fresh state (md_pressure_step), keeping the session,
+ * the last frame's time and the count of snaps.
+ */
 typedef struct md_pressure_play {
     uint64_t session;
+    uint32_t play;            /* snaps seen in the session: the rush's number, 1, 2, ... */
     int phase;                /* enum md_pressure_phase */
     int end;                  /* enum md_pressure_end */
     int64_t snap_ns, end_ns, last_ns;
@@ -168,8 +174,10 @@ int md_pressure_play_check(const md_pressure_play_t *p);
  * features of every defender while the rush lasts, score them with m (NULL
  * = features only), fire the alert once when the play's probability has
  * been >= threshold for m->confirm frames, and close the window on an end
- * event. Allocates nothing. Frames older than the play's last are ignored
- * (out->emit false).
+ * event. A snap label on a frame after the rush's snap (the rush ended, or
+ * not) starts the next rush of the session with fresh state and p->play
+ * one higher, so the alert can fire once per rush. Allocates nothing.
+ * Frames older than the play's last are ignored (out->emit false).
  */
 void md_pressure_step(md_pressure_play_t *p, const md_pressure_model_t *m, double threshold,
                       const md_pressure_labels_t *L, const pw_frames_t *f, size_t i,

@@ -124,9 +124,11 @@ static int emit(pl_op_t *op, ev_t *s, const md_events_model_t *m, uint64_t sessi
         pw_body_t *b = &s->body;
         const char *type = md_events_type_names[e->type];
         pw_body_clear(b);
-        pw_body_map(b, 8);
+        pw_body_map(b, 9);
         pw_body_key(b, "type");
         pw_body_str(b, type, strlen(type));
+        pw_body_key(b, "play");
+        pw_body_u64(b, e->play);
         pw_body_key(b, "ts_ns");
         pw_body_i64(b, e->ts_ns);
         pw_body_key(b, "confidence");
@@ -147,7 +149,11 @@ static int emit(pl_op_t *op, ev_t *s, const md_events_model_t *m, uint64_t sessi
         pw_body_bool(b, e->degraded);
         if (pw_body_ok(b))
             return -ENOMEM;
-        if (pl_results_add(res, e->ts_ns, 1, "event", 5, key, (size_t)klen, b->data, b->len))
+        /* The store keeps one result per (topic, key, time): events of one
+         * instant (a catch and first contact) are told apart by the type's
+         * index in ns on the result's time; the body's ts_ns stays exact. */
+        if (pl_results_add(res, e->ts_ns + (int64_t)e->type, 1, "event", 5, key, (size_t)klen,
+                           b->data, b->len))
             return -ENOMEM;
     }
     return 0;
@@ -254,19 +260,27 @@ static int ev_advance(pl_op_t *op, pl_ctx_t *ctx)
 
 
 /*
- * Snapshot: SNAP_VERSION (u32), the number of plays (u32), then per play
- * its slot index (u32) and the play's whole state, field by field in
- * fixed-width little-endian values (pl_buf_put_*), so every play takes
- * SNAP_PLAY_BYTES. Floats are written as f64 (exact for float).
+ * Snapshot: SNAP_VERSION (u32), the number of sessions (u32), then per
+ * session its slot index (u32) and its whole state, field by field in
+ * fixed-width little-endian values (pl_buf_put_*), so every session takes
+ * SNAP_PLAY_BYTES. Floats are written as f64 (exact for float). Format 2
+ * adds what plays in a row need: each frame's lined-up flag (u32, after
+ * its labels) and, after the held ball, the play count (u32), waiting for
+ * the next snap (u32), and the ball's rest and lined-up times (i64).
+ * Format 1 (one play per session) is still read, as a session that has
+ * seen its one snap or none.
  */
-#define SNAP_VERSION 1u
+#define SNAP_VERSION 2u
 #define SNAP_FRAME_F64 11
-#define SNAP_FRAME_BYTES \
-    (8 + 8 * SNAP_FRAME_F64 + 4 + 4 + 4 * MD_EVENTS_PLAYERS + 4 * PW_FRAME_LABELS)
-#define SNAP_PEAK_BYTES (4 + 4 + 8 + SNAP_FRAME_BYTES + 4)
-#define SNAP_PLAY_BYTES                                                                   \
-    (4 + 8 + 8 + 8 + 8 + MD_EVENTS_RING * SNAP_FRAME_BYTES + MD_EVENTS_NT * (4 + 8) + 4 + \
-     8 + 8 + MD_EVENTS_NT * SNAP_PEAK_BYTES + 4 + 8 + 8 + 8)
+#define SNAP_FRAME_BYTES_V(v) \
+    (8 + 8 * SNAP_FRAME_F64 + 4 + 4 + 4 * MD_EVENTS_PLAYERS + 4 * PW_FRAME_LABELS + \
+     ((v) >= 2 ? 4 : 0))
+#define SNAP_PEAK_BYTES_V(v) (4 + 4 + 8 + SNAP_FRAME_BYTES_V(v) + 4)
+#define SNAP_PLAY_BYTES_V(v)                                                              \
+    ((size_t)(4 + 8 + 8 + 8 + 8 + MD_EVENTS_RING * SNAP_FRAME_BYTES_V(v) +                \
+              MD_EVENTS_NT * (4 + 8) + 4 + 8 + 8 + MD_EVENTS_NT * SNAP_PEAK_BYTES_V(v) + 4 + \
+              8 + 8 + 8 + ((v) >= 2 ? 4 + 4 + 8 + 8 : 0)))
+#define SNAP_PLAY_BYTES SNAP_PLAY_BYTES_V(SNAP_VERSION)
 
 static int put_frame(pl_buf_t *b, const md_events_frame_t *f)
 {
@@ -282,6 +296,7 @@ static int put_frame(pl_buf_t *b, const md_events_frame_t *f)
         rc |= pl_buf_put_u32(b, f->near[k]);
     for (int k = 0; k < PW_FRAME_LABELS; k++)
         rc |= pl_buf_put_u32(b, f->label[k]);
+    rc |= pl_buf_put_u32(b, f->lined_up);
     return rc;
 }
 
@@ -313,6 +328,10 @@ static int put_play(pl_buf_t *b, uint32_t slot, const md_events_play_t *p)
     rc |= pl_buf_put_f64(b, p->bx);
     rc |= pl_buf_put_f64(b, p->by);
     rc |= pl_buf_put_f64(b, p->bs);
+    rc |= pl_buf_put_u32(b, p->play);
+    rc |= pl_buf_put_u32(b, p->next);
+    rc |= pl_buf_put_i64(b, p->rest_ns);
+    rc |= pl_buf_put_i64(b, p->lined_ns);
     return rc;
 }
 
@@ -361,7 +380,7 @@ static bool team_ok(uint32_t t)
 }
 
 /* One frame summary; false (what set) if a value is out of range. */
-static bool get_frame(pl_rd_t *r, md_events_frame_t *f, const char **what)
+static bool get_frame(pl_rd_t *r, uint32_t version, md_events_frame_t *f, const char **what)
 {
     float *v[SNAP_FRAME_F64] = {&f->bx, &f->by, &f->bs, &f->d1, &f->d2, &f->dd,
                                 &f->carrier_speed, &f->mean_speed, &f->ndef, &f->ndef3,
@@ -387,11 +406,15 @@ static bool get_frame(pl_rd_t *r, md_events_frame_t *f, const char **what)
         pl_rd_u32(r, &f->near[k]);
     for (int k = 0; k < PW_FRAME_LABELS; k++)
         pl_rd_u32(r, &f->label[k]);
+    if (version >= 2 && !get_bool(r, &f->lined_up) && ok) {
+        *what = "a frame's lined-up flag is not 0 or 1";
+        ok = false;
+    }
     return ok;
 }
 
-/* One play; NULL or what is wrong with it. */
-static const char *get_play(pl_rd_t *r, md_events_play_t *p)
+/* One session of format version; NULL or what is wrong with it. */
+static const char *get_play(pl_rd_t *r, uint32_t version, md_events_play_t *p)
 {
     const char *what = NULL;
     uint32_t u = 0;
@@ -400,7 +423,7 @@ static const char *get_play(pl_rd_t *r, md_events_play_t *p)
     pl_rd_u64(r, &p->c);
     pl_rd_i64(r, &p->last_ns);
     for (int k = 0; k < MD_EVENTS_RING; k++)
-        if (!get_frame(r, &p->ring[k], &what) && what == NULL)
+        if (!get_frame(r, version, &p->ring[k], &what) && what == NULL)
             what = "a frame is malformed";
     for (int t = 0; t < MD_EVENTS_NT; t++) {
         if (!get_bool(r, &p->done[t]) && what == NULL)
@@ -425,7 +448,7 @@ static const char *get_play(pl_rd_t *r, md_events_play_t *p)
         pl_rd_f64(r, &pk->p);
         if (!(pk->p >= 0 && pk->p <= 1) && what == NULL)
             what = "a peak's probability is not in [0, 1]";
-        if (!get_frame(r, &pk->at, &what) && what == NULL)
+        if (!get_frame(r, version, &pk->at, &what) && what == NULL)
             what = "a peak's frame is malformed";
         if (!get_bool(r, &pk->degraded) && what == NULL)
             what = "a peak's degraded flag is not 0 or 1";
@@ -434,6 +457,22 @@ static const char *get_play(pl_rd_t *r, md_events_play_t *p)
         what = "the ball flag is not 0 or 1";
     if ((!get_f(r, &p->bx) || !get_f(r, &p->by) || !get_f(r, &p->bs)) && what == NULL)
         what = "the held ball is not finite";
+    if (version >= 2) {
+        pl_rd_u32(r, &p->play);
+        if (!get_bool(r, &p->next) && what == NULL)
+            what = "the next-play flag is not 0 or 1";
+        pl_rd_i64(r, &p->rest_ns);
+        pl_rd_i64(r, &p->lined_ns);
+    } else {
+        p->play = p->done[MD_EV_SNAP];
+    }
+    /* A snapped play has a number; a session waiting for its next snap has had one. */
+    if (what == NULL && ((p->done[MD_EV_SNAP] && p->play == 0) ||
+                         (p->next && (p->done[MD_EV_SNAP] || p->play == 0))))
+        what = "the play count disagrees with the state machine";
+    if (what == NULL && ((p->rest_ns != INT64_MIN && p->rest_ns > p->last_ns) ||
+                         (p->lined_ns != INT64_MIN && p->lined_ns > p->last_ns)))
+        what = "the ball's rest is after the last frame";
     /* The scoring cursor trails the frames by at most the look-ahead. */
     if (what == NULL && (p->c > p->n || p->n - p->c > MD_EVENTS_LOOKAHEAD ||
                          (p->n == 0 && p->last_ns != INT64_MIN)))
@@ -449,13 +488,14 @@ static int ev_restore(pl_op_t *op, pl_rd_t *r, pw_err_t *err)
         return 0;
     pl_rd_u32(r, &version);
     pl_rd_u32(r, &n);
-    if (r->failed || version != SNAP_VERSION)
-        return pw_err_set(err, PW_ECORRUPT, "events: state of format %u, expected %u", version,
-                          SNAP_VERSION);
-    if ((uint64_t)n * SNAP_PLAY_BYTES != pl_rd_left(r))
+    if (r->failed || version < 1 || version > SNAP_VERSION)
+        return pw_err_set(err, PW_ECORRUPT, "events: state of format %u, expected 1..%u",
+                          version, SNAP_VERSION);
+    uint64_t play_bytes = SNAP_PLAY_BYTES_V(version);
+    if ((uint64_t)n * play_bytes != pl_rd_left(r))
         return pw_err_set(err, PW_ECORRUPT,
                           "events: state of %u plays has %zu bytes, expected %llu", n,
-                          pl_rd_left(r), (unsigned long long)n * SNAP_PLAY_BYTES);
+                          pl_rd_left(r), (unsigned long long)n * play_bytes);
     if (n > s->nslots)
         return pw_err_set(err, PW_ECORRUPT, "events: state of %u plays, max_plays is %zu", n,
                           s->nslots);
@@ -479,7 +519,7 @@ static int ev_restore(pl_op_t *op, pl_rd_t *r, pw_err_t *err)
         }
         md_events_play_t p;
         md_events_play_init(&p, 0);
-        const char *what = get_play(r, &p);
+        const char *what = get_play(r, version, &p);
         if (r->failed)
             what = "truncated";
         for (size_t q = 0; what == NULL && q < s->nslots; q++)
@@ -515,7 +555,7 @@ const pl_op_def_t pl_events_def = {
     .conf_size = sizeof(pl_events_conf_t),
     .min_inputs = 1, .max_inputs = 1,
     .nports = 1, .port_names = port_names,
-    .input_desc = "frames (one session per play)",
+    .input_desc = "frames (a session holds one play or a whole game of plays)",
     .output_desc = "results: topic event, key game/<session>, one per event",
     .check = ev_check, .init = ev_init, .process = ev_process, .advance = ev_advance,
     .snapshot = ev_snapshot, .restore = ev_restore, .close = ev_close,

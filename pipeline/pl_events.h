@@ -2,11 +2,19 @@
  * pl_events: the `events` operator: live football event classification
  * (models/md_events.h) on tracking frames.
  *
- * Input: frames (keyed or not); one session is one play. Output: results,
- * not keyed, one per detected event, each emitted once:
- *   topic "event", key "game/<session>", ts = the event's time,
- *   body {type: "ball_snap", "pass_forward", "pass_arrived", "handoff",
- *         "first_contact", "tackle", "qb_sack", "out_of_bounds" or
+ * Input: frames (keyed or not). A session is one play (NGS files) or a
+ * whole game of plays in a row (a live feed, `pitwall sim --game`): once a
+ * play has ended (an end detected and the ball at rest 1 s, or the ball at
+ * rest 6 s after the snap, models/md_events.h MD_EVENTS_REST_YPS), its open
+ * events are emitted and the next snap, looked for while the teams are
+ * lined up on either side of a ball between the hash marks, starts a play
+ * with fresh state. Output: results, not keyed, one per detected event,
+ * each emitted once (once per play for each type):
+ *   topic "event", key "game/<session>", ts = the event's time plus the
+ *   type's index in ns (so two events of one instant stay two results),
+ *   body {play: the play's number in the session (1, 2, ...: snaps
+ *         detected so far); type: "ball_snap", "pass_forward",
+ *         "pass_arrived", "handoff", "first_contact", "tackle", "qb_sack", "out_of_bounds" or
  *         "touchdown"; ts_ns; confidence: the peak probability; players:
  *         the entities nearest the ball (names); importance: 0..1 (sack,
  *         touchdown, long gain, likely interception high); gain_yd: ball
@@ -26,9 +34,11 @@
  * once per batch (a reload takes effect at a batch boundary); every body
  * carries the version that produced it.
  *
- * State: up to max_plays plays in flight (the least recently seen is
- * flushed and dropped for a new one, counted in cnt.evicted). snapshot
- * writes every play in flight (frame ring, state machine, open peaks) and
+ * State: up to max_plays sessions in flight (the least recently seen is
+ * flushed and dropped for a new one, counted in cnt.evicted; a session
+ * that comes back starts counting plays from 1 again). snapshot writes
+ * every session in flight (frame ring, play count, ball rest, state
+ * machine, open peaks; format 2, format 1 still read) and
  * restore puts each back in its slot, so a pipeline restored mid-play
  * emits the same events as one that ran through; restore refuses a state
  * of another format, length or max_plays, or with a value out of range

@@ -164,9 +164,11 @@ static int emit(pl_op_t *op, pr_t *s, const md_pressure_model_t *m,
     const md_pressure_out_t *o = &s->out;
     pw_body_t *b = &s->body;
     pw_body_clear(b);
-    pw_body_map(b, p->alerted ? 12 : 9);
+    pw_body_map(b, p->alerted ? 13 : 10);
     pw_body_key(b, "ts");
     pw_body_i64(b, ts);
+    pw_body_key(b, "play");
+    pw_body_u64(b, p->play);
     pw_body_key(b, "t_s");
     pw_body_f64(b, (double)(ts - p->snap_ns) / 1e9);
     pw_body_key(b, "prob");
@@ -240,13 +242,17 @@ static int pr_process(pl_op_t *op, int input, const pl_batch_t *in, pl_ctx_t *ct
 
 /*
  * Checkpoint format: u32 SNAP_VERSION, u32 plays, u32 max_plays, then per
- * play its slot and state (SNAP_PLAY_BYTES, as pl_buf_put_* write), then u32
- * FNV-1a of everything before it. The slot is kept so that eviction after
- * a restore picks the same plays as a run that went through.
+ * session its slot and state (SNAP_PLAY_BYTES, as pl_buf_put_* write), then
+ * u32 FNV-1a of everything before it. The slot is kept so that eviction
+ * after a restore picks the same sessions as a run that went through.
+ * Format 2 adds the session's snap count (u32, after last_ns); format 1
+ * (one play per session) is still read, its count taken as 1 once the
+ * snap was seen.
  */
-#define SNAP_VERSION 1u
-#define SNAP_PLAY_BYTES ((size_t)(4 + 8 + 4 + 4 + 8 * 3 + 4 * 3 + 8 * 2 + 4 + 8 + 4 + 8 + 4 + \
-                                  8 * 3 + 4 + MD_PRESSURE_TOP * (4 + 8 + 8)))
+#define SNAP_VERSION 2u
+#define SNAP_PLAY_BYTES_V1 ((size_t)(4 + 8 + 4 + 4 + 8 * 3 + 4 * 3 + 8 * 2 + 4 + 8 + 4 + 8 + \
+                                     4 + 8 * 3 + 4 + MD_PRESSURE_TOP * (4 + 8 + 8)))
+#define SNAP_PLAY_BYTES (SNAP_PLAY_BYTES_V1 + 4)
 
 static uint32_t snap_hash(const uint8_t *p, size_t n)
 {
@@ -281,6 +287,7 @@ static int pr_snapshot(pl_op_t *op, pl_buf_t *b)
         rc |= pl_buf_put_i64(b, p->snap_ns);
         rc |= pl_buf_put_i64(b, p->end_ns);
         rc |= pl_buf_put_i64(b, p->last_ns);
+        rc |= pl_buf_put_u32(b, p->play);
         rc |= pl_buf_put_u32(b, p->qb);
         rc |= pl_buf_put_u32(b, p->offense);
         rc |= pl_buf_put_u32(b, p->defense);
@@ -307,8 +314,8 @@ static int pr_snapshot(pl_op_t *op, pl_buf_t *b)
     return rc ? -ENOMEM : 0;
 }
 
-/* Read one play (after its slot) into p; false on overrun. */
-static bool read_play(pl_rd_t *r, md_pressure_play_t *p)
+/* Read one session (after its slot, of format version) into p; false on overrun. */
+static bool read_play(pl_rd_t *r, uint32_t version, md_pressure_play_t *p)
 {
     uint32_t phase = 0, end = 0, off = 0, def = 0, above = 0, alerted = 0, last_n = 0;
     double dirx = 0;
@@ -319,6 +326,8 @@ static bool read_play(pl_rd_t *r, md_pressure_play_t *p)
     pl_rd_i64(r, &p->snap_ns);
     pl_rd_i64(r, &p->end_ns);
     pl_rd_i64(r, &p->last_ns);
+    if (version >= 2)
+        pl_rd_u32(r, &p->play);
     pl_rd_u32(r, &p->qb);
     pl_rd_u32(r, &off);
     pl_rd_u32(r, &def);
@@ -351,6 +360,8 @@ static bool read_play(pl_rd_t *r, md_pressure_play_t *p)
     p->above = (int)above;
     p->alerted = alerted != 0;
     p->last_n = (int)last_n;
+    if (version < 2)
+        p->play = p->phase != MD_PRESSURE_WAIT;
     return md_pressure_play_check(p) == 0;
 }
 
@@ -370,12 +381,13 @@ static int pr_restore(pl_op_t *op, pl_rd_t *r, pw_err_t *err)
     pl_rd_u32(r, &version);
     pl_rd_u32(r, &n);
     pl_rd_u32(r, &nslots);
-    if (r->failed || version != SNAP_VERSION)
-        return pw_err_set(err, PW_ECORRUPT, "pressure: state of format %u, expected %u "
+    if (r->failed || version < 1 || version > SNAP_VERSION)
+        return pw_err_set(err, PW_ECORRUPT, "pressure: state of format %u, expected 1..%u "
                           "(%zu bytes)", version, SNAP_VERSION, total);
-    if ((size_t)n * SNAP_PLAY_BYTES + 4 != pl_rd_left(r))
+    size_t play_bytes = version >= 2 ? SNAP_PLAY_BYTES : SNAP_PLAY_BYTES_V1;
+    if ((size_t)n * play_bytes + 4 != pl_rd_left(r))
         return pw_err_set(err, PW_ECORRUPT, "pressure: state of %u plays has %zu bytes, "
-                          "expected %zu", n, total, 12 + (size_t)n * SNAP_PLAY_BYTES + 4);
+                          "expected %zu", n, total, 12 + (size_t)n * play_bytes + 4);
     memcpy(&sum, base + total - 4, 4); /* as pl_buf_put_u32 wrote it */
     if (sum != snap_hash(base, total - 4))
         return pw_err_set(err, PW_ECORRUPT, "pressure: state checksum mismatch (%zu bytes): "
@@ -390,7 +402,7 @@ static int pr_restore(pl_op_t *op, pl_rd_t *r, pw_err_t *err)
         uint32_t k = 0;
         pl_rd_u32(r, &k);
         md_pressure_play_t p;
-        bool ok = read_play(r, &p);
+        bool ok = read_play(r, version, &p);
         if (!ok || k >= s->nslots || tmp[k].used) {
             free(tmp);
             return pw_err_set(err, PW_ECORRUPT, "pressure: play %u of the state is "
@@ -423,7 +435,7 @@ const pl_op_def_t pl_pressure_def = {
     .conf_size = sizeof(pl_pressure_conf_t),
     .min_inputs = 1, .max_inputs = 1,
     .nports = 1, .port_names = port_names,
-    .input_desc = "frames (one session per play)",
+    .input_desc = "frames (a session holds one play or a whole game of plays)",
     .output_desc = "results: topic pressure, key game/<session>",
     .check = pr_check, .init = pr_init, .process = pr_process, .snapshot = pr_snapshot,
     .restore = pr_restore, .close = pr_close,

@@ -1,8 +1,9 @@
 /*
  * md_events and the events operator: the split rule, the model file, the
  * live path on a hand-made play (one event per type, look-ahead, flush,
- * degraded input) and train/eval on the real plays (reproducible file,
- * eval JSON keys).
+ * degraded input), train/eval on the real plays (reproducible file,
+ * eval JSON keys), the operator's checkpoint and a simulated game feed
+ * (a snap found for nearly every play, each event once a play).
  */
 #include <criterion/criterion.h>
 
@@ -24,6 +25,7 @@
 #include "pipeline/pl_events.h"
 #include "pipeline/pl_op.h"
 #include "ingest/ing_format.h"
+#include "ingest/ing_simgame.h"
 #include "tests/ingest/data_util.h"
 
 #define T0 INT64_C(1600000000000000000)
@@ -636,4 +638,143 @@ Test(pl_events, restore_rejects_a_truncated_or_corrupt_state)
     free(bad);
     pl_buf_fini(&snap);
     pl_batch_fini(&a);
+}
+
+/* ---- a game feed: many plays in one session ------------------------------------ */
+
+#define GAME_FRAMES 3000
+
+/* A simulated game of n frames in b (one session); its stats in st. */
+static void sim_game(pl_batch_t *b, size_t n, ing_simgame_stats_t *st)
+{
+    ing_simgame_opts_t o = {.start_ns = T0, .session = SESSION};
+    ing_simgame_t *g;
+    pw_err_t err = {0};
+    cr_assert_eq(ing_simgame_create(&o, entities, labels, &g, &err), 0, "%s", err.msg);
+    pl_batch_init(b, PL_FRAMES);
+    cr_assert_eq(ing_simgame_next(g, INT64_MAX, n, &b->frames), (long)n);
+    ing_simgame_stats(g, st);
+    ing_simgame_destroy(g);
+}
+
+/*
+ * Measured on this game (3000 frames, 18 snaps, seed 0): 15 of 18 snaps
+ * found within MD_EVENTS_TOL_NS, no false snap; 30000 frames: 132 of 165,
+ * 5 false. The three missed here follow plays whose end was never
+ * recognised: the simulator's ball swings around its next spot and never
+ * rests (docs/models-events.md). Before plays in a row, 1 of 18 was found.
+ */
+#define GAME_SNAPS_FOUND_MIN 0.75
+#define GAME_FALSE_SNAPS_MAX 2
+
+Test(pl_events, a_game_feed_finds_nearly_every_snap_and_each_event_once_a_play)
+{
+    const char *model = real_model();
+    pl_batch_t b;
+    ing_simgame_stats_t st;
+    sim_game(&b, GAME_FRAMES, &st);
+    run_t r;
+    op_open(&r, model);
+    pl_ctx_t ctx = {.names = &names, .watermark_ns = PL_WATERMARK_MIN};
+    /* Batches of 25 frames, as a live feed at 10 Hz flushed every 2.5 s. */
+    for (size_t i = 0; i < b.frames.n; i += 25) {
+        pl_batch_t some;
+        pl_batch_init(&some, PL_FRAMES);
+        for (size_t j = i; j < i + 25 && j < b.frames.n; j++)
+            cr_assert_eq(pl_batch_push_frame(&some, &b, j), 0);
+        cr_assert_eq(pl_events_def.process(&r.op, 0, &some, &ctx), 0);
+        pl_batch_fini(&some);
+    }
+    end_input(&r);
+    const pw_results_t *res = &r.op.out[0].res.rec;
+    uint32_t snap_id;
+    cr_assert_eq(pw_intern_find(labels, "ball_snap", 9, &snap_id), 0);
+    static int64_t snaps[512];
+    int nsnaps = 0;
+    for (size_t i = 0; i < b.frames.n; i++)
+        for (int l = 0; l < PW_FRAME_LABELS; l++)
+            if (b.frames.label[i * PW_FRAME_LABELS + l] == snap_id && nsnaps < 512)
+                snaps[nsnaps++] = b.frames.ts_ns[i];
+    cr_assert_eq((uint64_t)nsnaps, st.passes + st.runs);
+    /* Plays numbered 1, 2, ... each opened by its snap; no type twice in a play. */
+    static bool seen[512][MD_EVENTS_NT];
+    memset(seen, 0, sizeof seen);
+    int found = 0, false_snaps = 0, prev = 0;
+    char buf[2048];
+    for (size_t k = 0; k < res->n; k++) {
+        const char *js = json_of(&res->rec[k], buf, sizeof buf);
+        double v = 0;
+        cr_assert_eq(pw_body_get_f64(res->rec[k].body, res->rec[k].body_len, "play", &v), 0);
+        int play = (int)v, type = -1;
+        for (int t = 0; t < MD_EVENTS_NT; t++) {
+            char want[64];
+            snprintf(want, sizeof want, "\"type\":\"%s\"", md_events_type_names[t]);
+            if (strstr(js, want))
+                type = t;
+        }
+        cr_assert_geq(type, 0, "%s", js);
+        cr_assert(play >= 1 && play < 512, "%s", js);
+        cr_assert(!seen[play][type], "%s twice in play %d", md_events_type_names[type], play);
+        seen[play][type] = true;
+        if (play != prev) {
+            cr_assert_eq(play, prev + 1, "%s", js);
+            cr_assert_eq(type, MD_EV_SNAP, "play %d opens with %s", play, js);
+            prev = play;
+        }
+        if (type != MD_EV_SNAP)
+            continue;
+        bool match = false;
+        for (int s = 0; s < nsnaps && !match; s++)
+            match = llabs(snaps[s] - res->rec[k].ts_ns) <= MD_EVENTS_TOL_NS;
+        found += match;
+        false_snaps += !match;
+    }
+    cr_log_info("sim game: %d snaps, %d found, %d false, %d plays detected", nsnaps, found,
+                false_snaps, prev);
+    cr_assert_geq(found, (int)(GAME_SNAPS_FOUND_MIN * nsnaps + 0.999), "%d of %d snaps found",
+                  found, nsnaps);
+    cr_assert_leq(false_snaps, GAME_FALSE_SNAPS_MAX);
+    op_close(&r);
+    pl_batch_fini(&b);
+}
+
+Test(pl_events, restored_mid_game_emits_the_same_events_as_an_uninterrupted_run)
+{
+    const char *model = real_model();
+    pl_batch_t b;
+    ing_simgame_stats_t st;
+    sim_game(&b, GAME_FRAMES, &st);
+    size_t n = b.frames.n;
+    static char whole[ACC_CAP], split[ACC_CAP];
+    whole[0] = 0;
+    run_t r;
+    op_open(&r, model);
+    feed_range(&r, &b, 0, n, whole, ACC_CAP);
+    end_input(&r);
+    collect(&r, whole, ACC_CAP);
+    op_close(&r);
+    cr_assert_not_null(strstr(whole, "\"play\":3"), "%s", whole);
+    size_t cuts[] = {n / 3, n / 2 + 7, 2 * n / 3 + 3};
+    for (size_t c = 0; c < sizeof cuts / sizeof cuts[0]; c++) {
+        split[0] = 0;
+        run_t r1, r2;
+        op_open(&r1, model);
+        feed_range(&r1, &b, 0, cuts[c], split, ACC_CAP);
+        pl_buf_t snap;
+        pl_buf_init(&snap);
+        cr_assert_eq(pl_events_def.snapshot(&r1.op, &snap), 0);
+        op_close(&r1);
+        op_open(&r2, model);
+        pl_rd_t rd;
+        pl_rd_init(&rd, snap.data, snap.len);
+        pw_err_t err = {0};
+        cr_assert_eq(pl_events_def.restore(&r2.op, &rd, &err), 0, "%s", err.msg);
+        feed_range(&r2, &b, cuts[c], n, split, ACC_CAP);
+        end_input(&r2);
+        collect(&r2, split, ACC_CAP);
+        op_close(&r2);
+        pl_buf_fini(&snap);
+        cr_assert_str_eq(split, whole, "cut at frame %zu of %zu", cuts[c], n);
+    }
+    pl_batch_fini(&b);
 }

@@ -1,8 +1,10 @@
 /*
  * md_pressure and the pressure operator: the split rule, the model file,
  * the live path on a hand-made play (alert once, window, degraded input)
- * training on the real plays (reproducible, fits the horizon label) and
- * the operator's checkpoint (restore mid play, corrupt state refused).
+ * training on the real plays (reproducible, fits the horizon label), the
+ * operator's checkpoint (restore mid play, corrupt state refused) and a
+ * simulated game feed (a window per snap, one alert per play at most,
+ * restore mid game).
  */
 #include <criterion/criterion.h>
 
@@ -15,6 +17,7 @@
 #include "core/pw_body.h"
 #include "core/pw_conf.h"
 #include "core/pw_intern.h"
+#include "ingest/ing_simgame.h"
 #include "models/md_model.h"
 #include "models/md_pressure.h"
 #include "pipeline/pl_batch.h"
@@ -556,5 +559,158 @@ Test(pl_pressure, rejects_a_truncated_or_corrupt_state_and_keeps_its_own)
     op_close(&fresh);
     free(bad);
     pl_buf_fini(&st);
+    pl_batch_fini(&b);
+}
+
+/* ---- a game feed: many plays in one session ------------------------------------ */
+
+#define GAME_FRAMES 6000
+
+/* Open r on the trained model (skips without it: run from the repository root). */
+static void op_open_real(run_t *r)
+{
+    if (access("conf/models/pressure.json", R_OK) != 0)
+        cr_skip_test("no conf/models/pressure.json (run from the repository root)");
+    char keep[sizeof model_path];
+    memcpy(keep, model_path, sizeof keep);
+    snprintf(model_path, sizeof model_path, "conf/models/pressure.json");
+    op_open(r);
+    memcpy(model_path, keep, sizeof keep); /* teardown removes the scratch file */
+}
+
+/* A simulated game of n frames in b (one session); its stats in st. */
+static void sim_game(pl_batch_t *b, size_t n, ing_simgame_stats_t *st)
+{
+    ing_simgame_opts_t o = {.start_ns = T0, .session = SESSION};
+    ing_simgame_t *g;
+    pw_err_t err = {0};
+    cr_assert_eq(ing_simgame_create(&o, entities, labels, &g, &err), 0, "%s", err.msg);
+    pl_batch_init(b, PL_FRAMES);
+    cr_assert_eq(ing_simgame_next(g, INT64_MAX, n, &b->frames), (long)n);
+    ing_simgame_stats(g, st);
+    ing_simgame_destroy(g);
+}
+
+static bool frame_has(const pw_frames_t *f, size_t i, const char *label)
+{
+    uint32_t id;
+    if (pw_intern_find(labels, label, strlen(label), &id))
+        return false;
+    for (int l = 0; l < PW_FRAME_LABELS; l++)
+        if (f->label[i * PW_FRAME_LABELS + l] == id)
+            return true;
+    return false;
+}
+
+static double body_num(const pw_result_t *x, const char *key)
+{
+    double v = NAN;
+    cr_assert_eq(pw_body_get_f64(x->body, x->body_len, key, &v), 0, "no %s", key);
+    return v;
+}
+
+Test(pl_pressure, a_game_feed_gets_a_rush_window_for_every_snap_and_one_alert_at_most)
+{
+    pl_batch_t b;
+    ing_simgame_stats_t st;
+    sim_game(&b, GAME_FRAMES, &st);
+    run_t r;
+    op_open_real(&r);
+    feed(&r, &b);
+    const pw_results_t *res = &r.op.out[0].res.rec;
+    /* The simulator's snaps: by label, and its own count. */
+    const pw_frames_t *f = &b.frames;
+    int snaps = 0;
+    for (size_t i = 0; i < f->n; i++)
+        snaps += frame_has(f, i, "ball_snap");
+    cr_assert_eq((uint64_t)snaps, st.passes + st.runs);
+    cr_assert_geq(snaps, 10, "a game of %d frames has %d snaps", GAME_FRAMES, snaps);
+    /* One window per snap, numbered 1, 2, ..., each starting at its snap. */
+    static int alerts[1024];
+    memset(alerts, 0, sizeof alerts);
+    int windows = 0, prev = 0;
+    char buf[2048];
+    for (size_t k = 0; k < res->n; k++) {
+        int play = (int)body_num(&res->rec[k], "play");
+        cr_assert(play == prev || play == prev + 1, "play %d after %d", play, prev);
+        if (play != prev) {
+            windows++;
+            cr_assert_float_eq(body_num(&res->rec[k], "t_s"), 0.0, 1e-9, "play %d", play);
+            prev = play;
+        }
+        cr_assert_lt(play, 1024);
+        alerts[play] += strstr(json_of(&res->rec[k], buf, sizeof buf), "\"alert\":true") != NULL;
+    }
+    cr_assert_eq(windows, snaps, "%d windows for %d snaps", windows, snaps);
+    int nalerts = 0;
+    for (int p = 1; p <= windows; p++) {
+        cr_assert_leq(alerts[p], 1, "play %d alerted %d times", p, alerts[p]);
+        nalerts += alerts[p];
+    }
+    /* Sacks: whether the play alerted before the sack, and how far ahead (reported). */
+    int play = 0, sacks = 0, sacks_alerted = 0;
+    size_t k = 0;
+    int64_t alert_ns = 0;
+    int alert_play = 0;
+    for (size_t i = 0; i < f->n; i++) {
+        play += frame_has(f, i, "ball_snap");
+        for (; k < res->n && res->rec[k].ts_ns <= f->ts_ns[i]; k++)
+            if (strstr(json_of(&res->rec[k], buf, sizeof buf), "\"alert\":true")) {
+                alert_ns = res->rec[k].ts_ns;
+                alert_play = (int)body_num(&res->rec[k], "play");
+            }
+        if (frame_has(f, i, "qb_sack")) {
+            sacks++;
+            if (alert_play == play) {
+                sacks_alerted++;
+                cr_log_info("sim sack in play %d: alert %.1f s ahead", play,
+                            (double)(f->ts_ns[i] - alert_ns) / 1e9);
+            }
+        }
+    }
+    cr_assert_eq((uint64_t)sacks, st.sacks);
+    cr_log_info("sim game: %d snaps, %d windows, %d alerts, %d of %d sacks alerted", snaps,
+                windows, nalerts, sacks_alerted, sacks);
+    op_close(&r);
+    pl_batch_fini(&b);
+}
+
+Test(pl_pressure, restored_mid_game_emits_what_an_uninterrupted_run_emits)
+{
+    pl_batch_t b;
+    ing_simgame_stats_t st;
+    sim_game(&b, GAME_FRAMES, &st);
+    run_t whole;
+    op_open_real(&whole);
+    feed(&whole, &b);
+    const pw_results_t *all = &whole.op.out[0].res.rec;
+    pl_buf_t state;
+    pl_buf_init(&state);
+    /* Cuts between plays and inside later plays' rushes. */
+    static const size_t cuts[] = {GAME_FRAMES / 3, GAME_FRAMES / 2 + 7, 2 * GAME_FRAMES / 3 + 3};
+    for (size_t c = 0; c < sizeof cuts / sizeof cuts[0]; c++) {
+        run_t first, second;
+        op_open_real(&first);
+        feed_range(&first, &b, 0, cuts[c]);
+        size_t before = first.op.out[0].res.rec.n;
+        snapshot(&first, &state);
+        op_close(&first);
+        op_open_real(&second);
+        pw_err_t err = {0};
+        cr_assert_eq(restore(&second, state.data, state.len, &err), 0, "%s", err.msg);
+        feed_range(&second, &b, cuts[c], b.frames.n);
+        const pw_results_t *rest = &second.op.out[0].res.rec;
+        cr_assert_eq(before + rest->n, all->n, "cut %zu", cuts[c]);
+        for (size_t k = 0; k < rest->n; k++) {
+            const pw_result_t *x = &rest->rec[k], *y = &all->rec[before + k];
+            cr_assert_eq(x->ts_ns, y->ts_ns);
+            cr_assert_eq(x->body_len, y->body_len, "cut %zu result %zu", cuts[c], k);
+            cr_assert_eq(memcmp(x->body, y->body, x->body_len), 0, "cut %zu result %zu",
+                         cuts[c], k);
+        }
+        op_close(&second);
+    }
+    pl_buf_fini(&state);
+    op_close(&whole);
     pl_batch_fini(&b);
 }
