@@ -222,6 +222,11 @@ int app_pipeline_tick(app_pipeline_t *ap, pw_stream_t *s, app_names_t *names, pw
     return rc;
 }
 
+int app_pipeline_stats(app_pipeline_t *ap, pl_stats_t *s)
+{
+    return pl_pipeline_stats(ap->pl, s);
+}
+
 void app_pipeline_print_stats(app_pipeline_t *ap, FILE *f, bool per_operator)
 {
     pl_stats_t cur = {0};

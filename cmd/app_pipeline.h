@@ -54,6 +54,10 @@ int app_pipeline_tick(app_pipeline_t *ap, pw_stream_t *s, app_names_t *names, pw
  * or with per_operator a line per operator too. */
 void app_pipeline_print_stats(app_pipeline_t *ap, FILE *f, bool per_operator);
 
+/* Copy the pipeline's statistics into s (pl_pipeline_stats; one pl_stats_t
+ * per calling thread). Returns 0 or an error code. */
+int app_pipeline_stats(app_pipeline_t *ap, struct pl_stats *s);
+
 bool app_pipeline_done(app_pipeline_t *ap);
 
 /* Stop the workers (each takes a last checkpoint); statistics stay

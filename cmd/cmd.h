@@ -38,14 +38,20 @@ int cmd_api_main(int argc, char **argv);
  * the hub (producers: pipeline workers), the server from the `api`
  * section, and the admin token of token_flag, else PITWALL_TOKEN, else
  * (with no api.tokens) a generated one. store (may be NULL) fills the
- * latest values; health (may be NULL) says why the host is not ready.
+ * latest values; host (may be NULL) says why the host is not ready and
+ * adds its metrics.
  * Returns 0 or an error in err; stop frees everything.
  */
 struct app_conf;
 typedef struct cmd_api cmd_api_t;
+typedef struct cmd_api_host {
+    api_health_fn health;   /* NULL: ready while serving */
+    api_metrics_fn metrics; /* NULL: /metrics has the API's own only */
+    void *ctx;              /* of both */
+} cmd_api_host_t;
 int cmd_api_start(const struct app_conf *c, const char *token_flag, int producers,
-                  struct st_results *store, api_health_fn health, void *health_ctx,
-                  cmd_api_t **out, pw_err_t *err);
+                  struct st_results *store, const cmd_api_host_t *host, cmd_api_t **out,
+                  pw_err_t *err);
 /* The hub, for producers (api_hub_offer). */
 api_hub_t *cmd_api_hub(cmd_api_t *a);
 /* Print the dashboard and WebSocket URLs (and a generated token) to f. */

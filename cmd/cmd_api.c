@@ -52,8 +52,8 @@ static void on_signal(int sig)
 }
 
 int cmd_api_start(const struct app_conf *c, const char *token_flag, int producers,
-                  struct st_results *store, api_health_fn health, void *health_ctx,
-                  cmd_api_t **out, pw_err_t *err)
+                  struct st_results *store, const cmd_api_host_t *host, cmd_api_t **out,
+                  pw_err_t *err)
 {
     cmd_api_t *a = calloc(1, sizeof *a);
     if (a == NULL)
@@ -85,8 +85,10 @@ int cmd_api_start(const struct app_conf *c, const char *token_flag, int producer
         .admin_token = a->token[0] ? a->token : NULL,
         .hub = a->hub,
         .store = store,
-        .health = health,
-        .health_ctx = health_ctx,
+        .health = host ? host->health : NULL,
+        .health_ctx = host ? host->ctx : NULL,
+        .metrics = host ? host->metrics : NULL,
+        .metrics_ctx = host ? host->ctx : NULL,
         .conf_path = c->path,
     };
     if (rc == 0)
@@ -437,7 +439,7 @@ int cmd_api_main(int argc, char **argv)
     follow_t fol = {0};
     /* The follower offers as a producer of its own: one more ring. */
     if (rc == 0)
-        rc = cmd_api_start(&c, token, follow ? 2 : 1, store, NULL, NULL, &api, &err);
+        rc = cmd_api_start(&c, token, follow ? 2 : 1, store, NULL, &api, &err);
     if (rc == 0 && follow)
         rc = follow_start(&fol, &c, cmd_api_hub(api), 1, &err);
     if (rc == 0) {

@@ -4,6 +4,7 @@
  * and the API server, whose hub the pipeline's hook sinks feed, with a
  * line of rates every interval.
  */
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 
 #include "cmd/app.h"
 #include "cmd/app_feed.h"
+#include "api/api_metrics.h"
 #include "cmd/app_pipeline.h"
 #include "cmd/cmd.h"
 #include "ingest/ing_listen.h"
@@ -27,7 +29,18 @@ static volatile sig_atomic_t stop_requested;
 static struct run_live {
     _Atomic(api_hub_t *) hub;
     atomic_int pipeline_stopped;
-} run_live;
+    pthread_mutex_t ap_lock; /* ap against its close while /metrics reads it */
+    app_pipeline_t *ap;
+    pl_stats_t stats;        /* the API thread's copy, for /metrics */
+} run_live = {.ap_lock = PTHREAD_MUTEX_INITIALIZER};
+
+/* Take the pipeline away from /metrics before it is closed. */
+static void run_live_forget_pipeline(void)
+{
+    pthread_mutex_lock(&run_live.ap_lock);
+    run_live.ap = NULL;
+    pthread_mutex_unlock(&run_live.ap_lock);
+}
 
 /* A hook sink's results, on a worker thread: hand them to the hub. */
 static void run_hook(void *ctx, const char *hook, int worker, const pw_results_t *r)
@@ -48,6 +61,16 @@ static int run_health(void *ctx, const char **reasons, int max)
         return 1;
     }
     return 0;
+}
+
+/* /metrics: the pipeline's families, on the API's thread. */
+static void run_metrics(void *ctx, struct api_text *out)
+{
+    struct run_live *l = ctx;
+    pthread_mutex_lock(&l->ap_lock);
+    if (l->ap && app_pipeline_stats(l->ap, &l->stats) == 0)
+        api_metrics_pipeline(out, &l->stats);
+    pthread_mutex_unlock(&l->ap_lock);
 }
 
 /* What `pitwall run` does on the feed's thread besides feeding. */
@@ -71,6 +94,7 @@ static int run_tick(void *ctx, pw_err_t *err)
     if (rc == 0 && app_pipeline_done(h->ap)) {
         atomic_store(&run_live.pipeline_stopped, 1);
         /* A worker stopped on an error: stop the run and report it. */
+        run_live_forget_pipeline();
         rc = app_pipeline_close(h->ap, h->s, err);
         h->ap = NULL;
         if (rc == 0)
@@ -211,8 +235,12 @@ static int feed_main(const char *label, int argc, char **argv)
         rc = app_pipeline_open(&c, &names, s, &po, &ap, &err);
         /* The server before the workers, so that their first results reach it. */
         if (rc == 0)
+        if (rc == 0) {
+            static const cmd_api_host_t run_api_host = {run_health, run_metrics, &run_live};
+            run_live.ap = ap;
             rc = cmd_api_start(&c, token, app_pipeline_workers(ap), app_pipeline_store(ap),
-                               run_health, &run_live, &api, &err);
+                               &run_api_host, &api, &err);
+        }
         if (rc == 0) {
             atomic_store(&run_live.hub, cmd_api_hub(api));
             rc = app_pipeline_start(ap, &err);
@@ -226,6 +254,7 @@ static int feed_main(const char *label, int argc, char **argv)
         }
         if (rc && ap) {
             pw_err_t e2 = {0};
+            run_live_forget_pipeline();
             app_pipeline_close(ap, s, &e2);
             ap = NULL;
         }
@@ -307,6 +336,7 @@ static int feed_main(const char *label, int argc, char **argv)
     ing_listen_destroy(listen);
     if (host.ap) {
         pw_err_t e2 = {0};
+        run_live_forget_pipeline();
         int rc2 = app_pipeline_close(host.ap, s, &e2);
         if (rc == 0 && rc2) {
             rc = rc2;
@@ -318,6 +348,7 @@ static int feed_main(const char *label, int argc, char **argv)
     /* The workers have stopped offering: the server can go. */
     atomic_store(&run_live.hub, NULL);
     cmd_api_stop(api);
+    pl_stats_fini(&run_live.stats);
     if (rc)
         fprintf(stderr, "pitwall %s: %s\n", label, err.msg[0] ? err.msg : pw_strerror(rc));
     pw_stream_close(s);
