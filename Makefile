@@ -65,6 +65,7 @@ bench: bin/pitwall
 run: bin/pitwall
 	bin/pitwall run --conf conf/pitwall.yaml
 
+# Debian packages (apt-get), then node_modules from package-lock.json (npm ci).
 deps:
 	@scripts/deps.sh
 

@@ -34,6 +34,9 @@ const bench_def_t bench_table[] = {
      bench_model_events},
     {"hub_fanout", "live hub: one update to 1,000 subscribed clients, rendered and taken",
      bench_hub_fanout},
+    {"ws_latency", "sensor -> log -> graph -> hub -> WebSocket client at 1M points/s",
+     bench_ws_latency},
+    {"ws_fanout", "60 updates/s to 1,000 WebSocket clients on loopback", bench_ws_fanout},
 };
 const size_t bench_count = sizeof bench_table / sizeof bench_table[0];
 

@@ -63,6 +63,8 @@ int bench_model_fuel(const bench_opts_t *o, bench_result_t *r, pw_err_t *err);
 int bench_model_pressure(const bench_opts_t *o, bench_result_t *r, pw_err_t *err);
 int bench_model_events(const bench_opts_t *o, bench_result_t *r, pw_err_t *err);
 int bench_hub_fanout(const bench_opts_t *o, bench_result_t *r, pw_err_t *err);
+int bench_ws_latency(const bench_opts_t *o, bench_result_t *r, pw_err_t *err);
+int bench_ws_fanout(const bench_opts_t *o, bench_result_t *r, pw_err_t *err);
 
 /*
  * Fill b with exactly n simulated race points (40 cars, 8 channels).

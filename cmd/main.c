@@ -64,7 +64,7 @@ static const cmd_t commands[] = {
      "usage: pitwall replay (--input PATH | --store DIR) [--session ID] [--speed X|max]\n",
      NULL, "issue #5 (pipeline)"},
     {"train", "fit a model's coefficients from recorded data",
-     "usage: pitwall train --model fuel|pressure|events --data PATH [--out FILE]\n"
+     "usage: pitwall train --model fuel|pressure|events|hockey --data PATH [--out FILE]\n"
      "Extracts the model's features from the recorded files of PATH (a file or a\n"
      "folder) with the code the live operator runs, fits them with GSL and\n"
      "writes the model file (default conf/models/<model>.json). The same data\n"
@@ -72,7 +72,7 @@ static const cmd_t commands[] = {
      "(docs/models-<model>.md): NGS plays of games whose id is divisible by 5\n"
      "are kept aside for eval.\n", cmd_train_main, NULL},
     {"eval", "print a model's metrics on data it was not fitted on",
-     "usage: pitwall eval --model fuel|pressure|events --data PATH [--file MODEL.json] [--json]\n"
+     "usage: pitwall eval --model fuel|pressure|events|hockey --data PATH [--file MODEL.json] [--json]\n"
      "Replays PATH through the model (default conf/models/<model>.json) and\n"
      "prints its metrics; --json prints one object: fuel cum_burn_error_pct,\n"
      "flow_r2; pressure auc, sacks, sacks_alerted, min_sack_lead_s,\n"
@@ -115,7 +115,8 @@ static const cmd_t commands[] = {
      "Benchmarks: codec_encode codec_decode log_append log_read lmdb_raw\n"
      "            lmdb_raw_read sim_race decode_ibt decode_ngs udp_ingest\n"
      "            window_10k_keys window_1m_keys end_to_end\n"
-     "            model_fuel model_pressure model_events\n"
+     "            model_fuel model_pressure model_events hub_fanout\n"
+     "            ws_latency ws_fanout\n"
      "--json prints one object per line: {\"name\":..,\"points_per_s\":..,\n"
      "\"p50_us\":..,\"p99_us\":..}. --dir is where the logs are written (default\n"
      "a fresh directory under /tmp, removed afterwards).\n",

@@ -94,7 +94,9 @@ static void steer(obj_t *o, double tx, double ty, double vmax)
     double dx = tx - o->x, dy = ty - o->y, d = hypot(dx, dy);
     double want_vx = 0, want_vy = 0;
     if (d > 0.05) {
-        double v = fmin(vmax, d / DT);
+        /* Slow down in time to stop on the spot (8 yd/s^2 of braking), so
+         * a ball or player set on its mark comes to rest, not orbits it. */
+        double v = fmin(vmax, fmin(d / DT, sqrt(2.0 * 8.0 * d)));
         want_vx = dx / d * v;
         want_vy = dy / d * v;
     }
