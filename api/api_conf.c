@@ -54,9 +54,10 @@ static const pw_conf_key_t limits_keys[] = {
      .max = "1000000", .desc = "updates queued per client before updates are conflated "
                                "to the newest value per key"},
     {.name = "max_behind", .type = PW_CONF_INT,
-     .offset = offsetof(api_limits_conf_t, max_behind), .def = "4096", .min = "1",
+     .offset = offsetof(api_limits_conf_t, max_behind), .def = "65536", .min = "1",
      .max = "10000000", .desc = "keys conflated for a client before it is disconnected "
-                                "as too slow"},
+                                "as too slow (judged as results arrive: keep it above "
+                                "the most keys one window fires at once)"},
 };
 
 static const pw_conf_section_t limits_section = {

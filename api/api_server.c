@@ -47,6 +47,8 @@
 #define WS_MAX_OVERSIZED 2
 /* Replies of our own a connection may have unsent. */
 #define OUTBOX_SLOTS 8
+/* Most hub messages written in one writable callback. */
+#define WRITES_PER_CALLBACK 16
 /* Largest reply of our own, bytes (longer acks are shortened). */
 #define OUTBOX_MSG_MAX 1024
 /* How often rate-limited subscriptions are looked at, us. */
@@ -821,17 +823,24 @@ static int ws_writeable(api_server_t *s, struct lws *wsi, conn_t *c)
                          (unsigned char *)c->close_reason, strlen(c->close_reason));
         return -1;
     } else if (c->client) {
-        const void *msg;
-        size_t len;
-        api_msg_kind_t k = api_hub_next(s->hub, c->client, now, &msg, &len);
-        if (k == API_MSG_TOO_SLOW) {
-            c->close_code = CLOSE_TOO_SLOW;
-            snprintf(c->close_reason, sizeof c->close_reason, "too slow: fell too far behind");
-            lws_close_reason(wsi, (enum lws_close_status)c->close_code,
-                             (unsigned char *)c->close_reason, strlen(c->close_reason));
-            return -1;
-        }
-        if (k != API_MSG_NONE) {
+        /* Several owed messages per callback while the socket takes them:
+         * a client with a backlog catches up without a poll per message. */
+        for (int sent = 0; sent < WRITES_PER_CALLBACK; sent++) {
+            if (sent > 0 && lws_send_pipe_choked(wsi))
+                break;
+            const void *msg;
+            size_t len;
+            api_msg_kind_t k = api_hub_next(s->hub, c->client, now, &msg, &len);
+            if (k == API_MSG_NONE)
+                break;
+            if (k == API_MSG_TOO_SLOW) {
+                c->close_code = CLOSE_TOO_SLOW;
+                snprintf(c->close_reason, sizeof c->close_reason,
+                         "too slow: fell too far behind");
+                lws_close_reason(wsi, (enum lws_close_status)c->close_code,
+                                 (unsigned char *)c->close_reason, strlen(c->close_reason));
+                return -1;
+            }
             if (LWS_PRE + len > s->sendcap) {
                 size_t cap = s->sendcap ? s->sendcap : 64 * 1024;
                 while (cap < LWS_PRE + len)
