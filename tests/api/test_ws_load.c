@@ -537,8 +537,8 @@ Test(api_ws_load, a_stalled_client_slows_no_one_and_is_closed_as_too_slow, .time
     pthread_join(prod.thread, NULL);
     int64_t published_ns = pw_mono_ns() - t0;
 
-    /* Every fast client holds every final value within 3 s of the last offer. */
-    int done = wait_count(&fast.ndone, FAST, 3000);
+    /* Every fast client holds every final value within 8 s of the last offer. */
+    int done = wait_count(&fast.ndone, FAST, 8000);
     int64_t final_wait_ns = pw_mono_ns() - t0 - published_ns;
     fast_stop();
     stalled_end_t se = stalled_drain(stalled, 5000);
@@ -571,8 +571,13 @@ Test(api_ws_load, a_stalled_client_slows_no_one_and_is_closed_as_too_slow, .time
                 (double)final_wait_ns / 1e6, (double)prod.max_offer_ns / 1e6, se.updates,
                 se.max_missed, se.close_code, se.eof, (unsigned long long)hs.too_slow,
                 (unsigned long long)hs.conflated, (unsigned long long)hs.missed);
-    cr_assert_eq(done, FAST, "%d of %d fast clients got every final value in 3 s", done, FAST);
-    cr_assert_lt(max_lat, 2 * PW_NS_PER_S, "a fast client waited %.0f ms for an update",
+    cr_assert_eq(done, FAST, "%d of %d fast clients got every final value in 8 s", done, FAST);
+    /* Bounds loose enough for a loaded machine under ASan; a client held up
+     * by the stalled one would wait for the whole run. */
+    cr_assert_lt(pw_hist_quantile(&fast.lat, 0.99), PW_NS_PER_S,
+                 "fast clients' p99 offer->arrival is %.0f ms",
+                 (double)pw_hist_quantile(&fast.lat, 0.99) / 1e6);
+    cr_assert_lt(max_lat, 5 * PW_NS_PER_S, "a fast client waited %.0f ms for an update",
                  (double)max_lat / 1e6);
     /* The producer: nothing dropped, never held up (the offer is a ring copy). */
     cr_assert_eq(prod.dropped, 0, "%llu results dropped by the hand-off",
