@@ -29,8 +29,10 @@ TESTBIN  := $(B)/pitwall-tests
 
 obj = $(patsubst %.c,$(B)/%.o,$(1))
 
+VENDOR   := dashboards/vendor/uPlot.iife.min.js dashboards/vendor/uPlot.min.css
+
 .PHONY: all deps test asan bench run clean
-all: bin/pitwall
+all: bin/pitwall $(VENDOR)
 
 # bin/pitwall is the release binary; other variants stay under build/.
 bin/pitwall: $(BIN) | deps
@@ -51,6 +53,17 @@ $(BIN): $(call obj,$(CMD_SRC)) $(LIB)
 $(TESTBIN): $(call obj,$(TEST_SRC)) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(TESTLIBS) $(LDLIBS)
 
+# The dashboards' chart library (uPlot, pinned in package-lock.json) from
+# node_modules (npm ci, in make deps) into dashboards/vendor/. Without it
+# (npm offline) the build goes on and the pages load without charts.
+dashboards/vendor/%: node_modules/uplot/dist/%
+	@mkdir -p $(dir $@)
+	@if [ -f $< ]; then cp $< $@; echo "cp $< $@"; \
+	else echo "pitwall: $< missing: the dashboards will load without charts" >&2; fi
+
+node_modules/uplot/dist/%: | deps
+	@:
+
 # Tests find the binary of their own variant through PITWALL_BIN.
 # LeakSanitizer ignores Criterion's own leak (tests/lsan.supp says why).
 test: $(TESTBIN) $(BIN)
@@ -62,7 +75,7 @@ asan:
 bench: bin/pitwall
 	bin/pitwall bench
 
-run: bin/pitwall
+run: bin/pitwall $(VENDOR)
 	bin/pitwall run --conf conf/pitwall.yaml
 
 # Debian packages (apt-get), then node_modules from package-lock.json (npm ci).
