@@ -13,13 +13,11 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include <gsl/gsl_errno.h>
-#include <gsl/gsl_matrix.h>
-#include <gsl/gsl_multifit.h>
-#include <gsl/gsl_vector.h>
 #include <jansson.h>
 
 #include "ingest/ing_format.h"
+#include "models/md_file.h"
+#include "models/md_logit.h"
 
 #define NS_PER_S 1e9
 #define FORMAT_VERSION 1
@@ -637,51 +635,25 @@ int md_hockey_game_check(const md_hockey_game_t *g, const char **why)
 
 /* ---- model file ---------------------------------------------------------------- */
 
-static uint32_t fnv1a(uint32_t h, const void *p, size_t n)
-{
-    const uint8_t *b = p;
-    for (size_t k = 0; k < n; k++) {
-        h ^= b[k];
-        h *= 16777619u;
-    }
-    return h;
-}
-
 /* The version: a hash of the numbers as written (%.17g). */
 static void model_version(md_hockey_model_t *m)
 {
-    uint32_t h = 2166136261u;
+    uint32_t h = MD_FILE_FNV_BASIS;
     char buf[96];
     for (int t = 0; t < NT; t++) {
-        for (int k = 0; k < NF; k++) {
-            int n = snprintf(buf, sizeof buf, "%.17g %.17g %.17g;", m->mean[t][k], m->std[t][k],
-                             m->w[t][k]);
-            h = fnv1a(h, buf, (size_t)n);
-        }
+        h = md_file_hash_coefs(h, m->mean[t], m->std[t], m->w[t], NF);
         int n = snprintf(buf, sizeof buf, "%.17g %.17g %lld|", m->bias[t], m->threshold[t],
                          (long long)m->offset_ns[t]);
-        h = fnv1a(h, buf, (size_t)n);
+        h = md_file_fnv1a(h, buf, (size_t)n);
     }
     snprintf(m->version, sizeof m->version, "hockey-%08x", h);
 }
 
-static int get_num(json_t *o, const char *key, double *v)
-{
-    json_t *j = json_object_get(o, key);
-    if (!json_is_number(j))
-        return -1;
-    *v = json_number_value(j);
-    return isfinite(*v) ? 0 : -1;
-}
-
 void *md_hockey_model_load(const char *path, pw_err_t *err)
 {
-    json_error_t je;
-    json_t *root = json_load_file(path, 0, &je);
-    if (root == NULL) {
-        pw_err_set(err, PW_ECORRUPT, "%.300s:%d: %.150s", path, je.line, je.text);
+    json_t *root = md_file_open(path, "hockey", FORMAT_VERSION, err);
+    if (root == NULL)
         return NULL;
-    }
     md_hockey_model_t *m = calloc(1, sizeof *m);
     if (m == NULL) {
         json_decref(root);
@@ -689,14 +661,9 @@ void *md_hockey_model_load(const char *path, pw_err_t *err)
         return NULL;
     }
     const char *what = NULL;
-    const char *model = json_string_value(json_object_get(root, "model"));
     json_t *types = json_object_get(root, "types");
-    double fmt = 0, la = 0;
-    if (model == NULL || strcmp(model, "hockey"))
-        what = "'model' is not \"hockey\"";
-    else if (get_num(root, "format", &fmt) || fmt != FORMAT_VERSION)
-        what = "'format' is not 1";
-    else if (get_num(root, "lookahead_frames", &la) || la != MD_HOCKEY_LOOKAHEAD)
+    double la = 0;
+    if (md_file_num(root, "lookahead_frames", &la) || la != MD_HOCKEY_LOOKAHEAD)
         what = "'lookahead_frames' differs from this build's";
     else if (!json_is_object(types))
         what = "'types' is not an object";
@@ -704,18 +671,9 @@ void *md_hockey_model_load(const char *path, pw_err_t *err)
         json_t *to = json_object_get(types, md_hockey_type_names[t]);
         json_t *fn = json_object_get(to, "features"), *mean = json_object_get(to, "mean"),
                *sd = json_object_get(to, "std"), *coef = json_object_get(to, "coef");
-        double off = 0;
-        if (!json_is_object(to) || get_num(to, "intercept", &m->bias[t]) ||
-            get_num(to, "threshold", &m->threshold[t]) || m->threshold[t] <= 0 ||
-            m->threshold[t] > 1) {
-            what = "a type lacks intercept or threshold (0, 1]";
+        what = md_file_type_head(to, &m->bias[t], &m->threshold[t], &m->offset_ns[t]);
+        if (what)
             break;
-        }
-        if (get_num(to, "offset_s", &off) || fabs(off) > 1.0) {
-            what = "a type lacks offset_s (seconds, at most 1 either way)";
-            break;
-        }
-        m->offset_ns[t] = (int64_t)llround(off * NS_PER_S);
         if (json_array_size(fn) != NF || json_array_size(mean) != NF ||
             json_array_size(sd) != NF || json_array_size(coef) != NF) {
             what = "a type's features, mean, std or coef is not an array of 10";
@@ -724,50 +682,21 @@ void *md_hockey_model_load(const char *path, pw_err_t *err)
         for (int k = 0; what == NULL && k < NF; k++) {
             const char *name =
                 json_string_value(json_object_get(json_array_get(fn, (size_t)k), "name"));
-            json_t *a = json_array_get(mean, (size_t)k), *b = json_array_get(sd, (size_t)k),
-                   *c = json_array_get(coef, (size_t)k);
-            if (name == NULL || strcmp(name, md_hockey_feature_names[t][k])) {
+            if (name == NULL || strcmp(name, md_hockey_feature_names[t][k]))
                 what = "a feature's name or order differs from this build's";
-                break;
-            }
-            if (!json_is_number(a) || !json_is_number(b) || !json_is_number(c)) {
-                what = "a type's mean, std or coef holds a non-number";
-                break;
-            }
-            m->mean[t][k] = json_number_value(a);
-            m->std[t][k] = json_number_value(b);
-            m->w[t][k] = json_number_value(c);
-            if (!isfinite(m->mean[t][k]) || !isfinite(m->w[t][k]) || !(m->std[t][k] > 0) ||
-                !isfinite(m->std[t][k]))
-                what = "a type's mean, std (> 0) or coef is not finite";
+            else
+                what = md_file_type_coef(mean, sd, coef, (size_t)k, &m->mean[t][k],
+                                         &m->std[t][k], &m->w[t][k]);
         }
     }
-    if (what == NULL) {
+    if (what == NULL)
         model_version(m);
-        const char *v = json_string_value(json_object_get(root, "version"));
-        if (v == NULL || strcmp(v, m->version))
-            what = "'version' does not match the coefficients (edited by hand?)";
-    }
-    json_decref(root);
-    if (what) {
-        free(m);
-        pw_err_set(err, PW_ECORRUPT, "%.300s: %s", path, what);
-        return NULL;
-    }
-    return m;
+    return md_file_close(root, m, m->version, what, path, err);
 }
 
 void md_hockey_model_free(void *model)
 {
     free(model);
-}
-
-static json_t *real_arr(const double *v, int n)
-{
-    json_t *a = json_array();
-    for (int k = 0; k < n; k++)
-        json_array_append_new(a, json_real(v[k]));
-    return a;
 }
 
 /* The model's own part of the file (without training and fit). */
@@ -790,9 +719,9 @@ static json_t *model_json(const md_hockey_model_t *m)
         json_object_set_new(o, "intercept", json_real(m->bias[t]));
         json_object_set_new(o, "threshold", json_real(m->threshold[t]));
         json_object_set_new(o, "offset_s", json_real((double)m->offset_ns[t] / NS_PER_S));
-        json_object_set_new(o, "mean", real_arr(m->mean[t], NF));
-        json_object_set_new(o, "std", real_arr(m->std[t], NF));
-        json_object_set_new(o, "coef", real_arr(m->w[t], NF));
+        json_object_set_new(o, "mean", md_file_reals(m->mean[t], NF));
+        json_object_set_new(o, "std", md_file_reals(m->std[t], NF));
+        json_object_set_new(o, "coef", md_file_reals(m->w[t], NF));
         json_object_set_new(types, md_hockey_type_names[t], o);
     }
     json_object_set_new(root, "model", json_string("hockey"));
@@ -805,20 +734,13 @@ static json_t *model_json(const md_hockey_model_t *m)
     return root;
 }
 
-static int dump(json_t *root, const char *path, pw_err_t *err)
-{
-    if (json_dump_file(root, path, JSON_SORT_KEYS | JSON_INDENT(2) | JSON_REAL_PRECISION(17)))
-        return pw_err_set(err, -EIO, "%.400s: cannot write the model file", path);
-    return 0;
-}
-
 int md_hockey_model_save(md_hockey_model_t *m, const char *path, pw_err_t *err)
 {
     model_version(m);
     json_t *root = model_json(m);
     if (root == NULL)
         return pw_err_set(err, -ENOMEM, "hockey: out of memory");
-    int rc = dump(root, path, err);
+    int rc = md_file_write(root, path, err);
     json_decref(root);
     return rc;
 }
@@ -1349,14 +1271,11 @@ typedef struct fitstat {
 } fitstat_t;
 
 /*
- * Logistic regression of type t on the gated frames, by IRLS: each step
- * solves the weighted least squares of the working response with
- * gsl_multifit_wlinear, with L2_LAMBDA as extra rows (not on the
- * intercept), on standardised features.
+ * Logistic regression of type t on the gated frames (md_logit, L2_LAMBDA
+ * on the standardised weights): the frames are packed first, in order.
  */
 static int fit_type(const cache_t *cc, int t, md_hockey_model_t *m, fitstat_t *fs, pw_err_t *err)
 {
-    const size_t nc = NF + 1;
     size_t n = 0, npos = 0;
     for (size_t i = 0; i < cc->nframes; i++)
         if ((cc->gate[i] >> t) & 1) {
@@ -1368,29 +1287,10 @@ static int fit_type(const cache_t *cc, int t, md_hockey_model_t *m, fitstat_t *f
     if (n < 50 || npos < 3)
         return pw_err_set(err, PW_EARG, "hockey: %s: %zu rows, %zu positive: too few to fit",
                           md_hockey_type_names[t], n, npos);
-    for (int k = 0; k < NF; k++) {
-        double s = 0, s2 = 0;
-        for (size_t i = 0; i < cc->nframes; i++)
-            if ((cc->gate[i] >> t) & 1)
-                s += cc->x[i * NT * NF + (size_t)t * NF + (size_t)k];
-        double mean = s / (double)n;
-        for (size_t i = 0; i < cc->nframes; i++)
-            if ((cc->gate[i] >> t) & 1) {
-                double dv = cc->x[i * NT * NF + (size_t)t * NF + (size_t)k] - mean;
-                s2 += dv * dv;
-            }
-        double sd = sqrt(s2 / (double)n);
-        m->mean[t][k] = mean;
-        m->std[t][k] = sd > 1e-9 ? sd : 1.0;
-    }
-    const size_t nr = n + NF;
-    gsl_matrix *X = gsl_matrix_alloc(nr, nc), *cov = gsl_matrix_alloc(nc, nc);
-    gsl_vector *w = gsl_vector_alloc(nr), *z = gsl_vector_alloc(nr), *c = gsl_vector_alloc(nc),
-               *prev = gsl_vector_alloc(nc);
+    double *x = malloc(n * NF * sizeof *x);
     uint8_t *y = malloc(n);
-    gsl_multifit_linear_workspace *ws = gsl_multifit_linear_alloc(nr, nc);
     int rc = 0;
-    if (!X || !cov || !w || !z || !c || !prev || !ws || !y) {
+    if (x == NULL || y == NULL) {
         rc = pw_err_set(err, -ENOMEM, "hockey: fit: out of memory");
         goto done;
     }
@@ -1398,69 +1298,23 @@ static int fit_type(const cache_t *cc, int t, md_hockey_model_t *m, fitstat_t *f
     for (size_t i = 0; i < cc->nframes; i++) {
         if (!((cc->gate[i] >> t) & 1))
             continue;
-        gsl_matrix_set(X, row, 0, 1.0);
-        for (int k = 0; k < NF; k++)
-            gsl_matrix_set(X, row, (size_t)k + 1,
-                           (cc->x[i * NT * NF + (size_t)t * NF + (size_t)k] - m->mean[t][k]) /
-                               m->std[t][k]);
+        memcpy(x + row * NF, cc->x + i * NT * NF + (size_t)t * NF, NF * sizeof *x);
         y[row] = (cc->target[i] >> t) & 1;
         row++;
     }
-    for (size_t k = 0; k < NF; k++) {
-        for (size_t j = 0; j < nc; j++)
-            gsl_matrix_set(X, n + k, j, j == k + 1 ? sqrt(L2_LAMBDA) : 0.0);
-        gsl_vector_set(w, n + k, 1.0);
-        gsl_vector_set(z, n + k, 0.0);
+    char who[64];
+    snprintf(who, sizeof who, "hockey: fit %s", md_hockey_type_names[t]);
+    const md_logit_opts_t o = {.lambda = L2_LAMBDA, .max_iter = IRLS_MAX_ITER, .tol = 1e-9};
+    md_logit_result_t res;
+    rc = md_logit_fit(x, y, n, NF, &o, who, m->mean[t], m->std[t], m->w[t], &res, err);
+    if (rc == 0) {
+        m->bias[t] = res.bias;
+        fs->iters = res.iters;
+        fs->loglik = res.loglik;
     }
-    gsl_vector_set_zero(c);
-    double ll = 0;
-    int it;
-    for (it = 1; it <= IRLS_MAX_ITER; it++) {
-        ll = 0;
-        for (size_t i = 0; i < n; i++) {
-            double eta = 0;
-            for (size_t j = 0; j < nc; j++)
-                eta += gsl_vector_get(c, j) * gsl_matrix_get(X, i, j);
-            double pr = 1.0 / (1.0 + exp(-eta));
-            double v = pr * (1 - pr);
-            if (v < 1e-9)
-                v = 1e-9;
-            gsl_vector_set(w, i, v);
-            gsl_vector_set(z, i, eta + (y[i] - pr) / v);
-            ll += y[i] ? log(pr > 1e-300 ? pr : 1e-300) : log(1 - pr > 1e-300 ? 1 - pr : 1e-300);
-        }
-        gsl_vector_memcpy(prev, c);
-        double chisq;
-        int gr = gsl_multifit_wlinear(X, w, z, c, cov, &chisq, ws);
-        if (gr != GSL_SUCCESS) {
-            rc = pw_err_set(err, PW_EARG, "hockey: fit %s: gsl_multifit_wlinear: %s",
-                            md_hockey_type_names[t], gsl_strerror(gr));
-            goto done;
-        }
-        double delta = 0;
-        for (size_t j = 0; j < nc; j++) {
-            double dl = fabs(gsl_vector_get(c, j) - gsl_vector_get(prev, j));
-            if (dl > delta)
-                delta = dl;
-        }
-        if (delta < 1e-9)
-            break;
-    }
-    m->bias[t] = gsl_vector_get(c, 0);
-    for (size_t k = 0; k < NF; k++)
-        m->w[t][k] = gsl_vector_get(c, k + 1);
-    fs->iters = it > IRLS_MAX_ITER ? IRLS_MAX_ITER : it;
-    fs->loglik = ll;
 done:
-    gsl_matrix_free(X);
-    gsl_matrix_free(cov);
-    gsl_vector_free(w);
-    gsl_vector_free(z);
-    gsl_vector_free(c);
-    gsl_vector_free(prev);
+    free(x);
     free(y);
-    if (ws)
-        gsl_multifit_linear_free(ws);
     return rc;
 }
 
@@ -1631,7 +1485,7 @@ static int hockey_train(const char *const *paths, size_t n, const char *out_path
     }
     json_object_set_new(fo, "types", per);
     json_object_set_new(root, "fit", fo);
-    if ((rc = dump(root, out_path, err)) != 0)
+    if ((rc = md_file_write(root, out_path, err)) != 0)
         goto done;
     if (report) {
         fprintf(report, "hockey: %zu training sessions (%s), %zu frames\n", gs.n,

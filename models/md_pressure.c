@@ -10,13 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <gsl/gsl_errno.h>
-#include <gsl/gsl_matrix.h>
-#include <gsl/gsl_multifit.h>
-#include <gsl/gsl_vector.h>
 #include <jansson.h>
 
 #include "ingest/ing_format.h"
+#include "models/md_file.h"
+#include "models/md_logit.h"
 
 #define DEG2RAD (3.14159265358979323846 / 180.0)
 #define NS_PER_S 1e9
@@ -470,47 +468,35 @@ void md_pressure_step(md_pressure_play_t *p, const md_pressure_model_t *m, doubl
 
 /* ---- model file ---------------------------------------------------------- */
 
-static uint32_t fnv1a(uint32_t h, const void *p, size_t n)
+/*
+ * The version of a model: a hash of its numbers as written (%.17g). The
+ * 64-byte buffer is part of the versions already written: a feature whose
+ * text takes 64 characters is hashed as its first 63 and the NUL, and a
+ * longer one as the buffer's 64 bytes (never past it).
+ */
+static size_t hashed_len(int n, size_t cap)
 {
-    const uint8_t *b = p;
-    for (size_t k = 0; k < n; k++) {
-        h ^= b[k];
-        h *= 16777619u;
-    }
-    return h;
+    return n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap;
 }
 
-/* The version of a model: a hash of its numbers as written (%.17g). */
 static void model_version(md_pressure_model_t *m)
 {
-    uint32_t h = 2166136261u;
+    uint32_t h = MD_FILE_FNV_BASIS;
     char buf[64];
     for (int k = 0; k < MD_PRESSURE_NF; k++) {
         int n = snprintf(buf, sizeof buf, "%.17g %.17g %.17g;", m->mean[k], m->std[k], m->w[k]);
-        h = fnv1a(h, buf, (size_t)n);
+        h = md_file_fnv1a(h, buf, hashed_len(n, sizeof buf));
     }
     int n = snprintf(buf, sizeof buf, "%.17g %.17g %d", m->bias, m->threshold, m->confirm);
-    h = fnv1a(h, buf, (size_t)n);
+    h = md_file_fnv1a(h, buf, hashed_len(n, sizeof buf));
     snprintf(m->version, sizeof m->version, "pressure-%08x", h);
-}
-
-static int get_num(json_t *o, const char *key, double *v)
-{
-    json_t *j = json_object_get(o, key);
-    if (!json_is_number(j))
-        return -1;
-    *v = json_number_value(j);
-    return isfinite(*v) ? 0 : -1;
 }
 
 void *md_pressure_model_load(const char *path, pw_err_t *err)
 {
-    json_error_t je;
-    json_t *root = json_load_file(path, 0, &je);
-    if (root == NULL) {
-        pw_err_set(err, PW_ECORRUPT, "%.300s:%d: %.150s", path, je.line, je.text);
+    json_t *root = md_file_open(path, "pressure", FORMAT_VERSION, err);
+    if (root == NULL)
         return NULL;
-    }
     md_pressure_model_t *m = calloc(1, sizeof *m);
     if (m == NULL) {
         json_decref(root);
@@ -520,44 +506,30 @@ void *md_pressure_model_load(const char *path, pw_err_t *err)
     const char *what = NULL;
     json_t *feats = json_object_get(root, "features");
     json_t *alert = json_object_get(root, "alert");
-    const char *model = json_string_value(json_object_get(root, "model"));
-    double fmt = 0, confirm = 0;
-    if (model == NULL || strcmp(model, "pressure"))
-        what = "'model' is not \"pressure\"";
-    else if (get_num(root, "format", &fmt) || fmt != FORMAT_VERSION)
-        what = "'format' is not 1";
-    else if (!json_is_array(feats) || json_array_size(feats) != MD_PRESSURE_NF)
+    double confirm = 0;
+    if (!json_is_array(feats) || json_array_size(feats) != MD_PRESSURE_NF)
         what = "'features' is not an array of 15 features";
-    else if (get_num(root, "intercept", &m->bias))
+    else if (md_file_num(root, "intercept", &m->bias))
         what = "'intercept' is not a number";
-    else if (!json_is_object(alert) || get_num(alert, "threshold", &m->threshold) ||
+    else if (!json_is_object(alert) || md_file_num(alert, "threshold", &m->threshold) ||
              m->threshold < 0 || m->threshold > 1)
         what = "'alert.threshold' is not a probability";
-    else if (get_num(alert, "confirm_frames", &confirm) || confirm < 1 || confirm > 50)
+    else if (md_file_num(alert, "confirm_frames", &confirm) || confirm < 1 || confirm > 50)
         what = "'alert.confirm_frames' is not 1..50";
     for (int k = 0; what == NULL && k < MD_PRESSURE_NF; k++) {
         json_t *fo = json_array_get(feats, (size_t)k);
         const char *name = json_string_value(json_object_get(fo, "name"));
         if (name == NULL || strcmp(name, md_pressure_feature_names[k]))
             what = "a feature's name or order differs from this build's";
-        else if (get_num(fo, "mean", &m->mean[k]) || get_num(fo, "std", &m->std[k]) ||
-                 get_num(fo, "coef", &m->w[k]) || !(m->std[k] > 0))
+        else if (md_file_num(fo, "mean", &m->mean[k]) || md_file_num(fo, "std", &m->std[k]) ||
+                 md_file_num(fo, "coef", &m->w[k]) || !(m->std[k] > 0))
             what = "a feature lacks mean, std (> 0) or coef";
     }
     if (what == NULL) {
         m->confirm = (int)confirm;
         model_version(m);
-        const char *v = json_string_value(json_object_get(root, "version"));
-        if (v == NULL || strcmp(v, m->version))
-            what = "'version' does not match the coefficients (edited by hand?)";
     }
-    json_decref(root);
-    if (what) {
-        free(m);
-        pw_err_set(err, PW_ECORRUPT, "%.300s: %s", path, what);
-        return NULL;
-    }
-    return m;
+    return md_file_close(root, m, m->version, what, path, err);
 }
 
 void md_pressure_model_free(void *model)
@@ -991,102 +963,20 @@ static double auc(const rows_t *r)
 
 /* ---- fit ------------------------------------------------------------------- */
 
-/*
- * Logistic regression by IRLS: each step solves the weighted least squares
- * of the working response with gsl_multifit_wlinear, with L2_LAMBDA as
- * extra rows sqrt(lambda) * e_k (not on the intercept).
- */
+/* Logistic regression of the rows (md_logit), L2_LAMBDA on the standardised weights. */
 static int fit(const rows_t *r, md_pressure_model_t *m, int *iters, double *loglik,
                pw_err_t *err)
 {
-    const size_t nf = MD_PRESSURE_NF, nc = nf + 1, n = r->n, nr = n + nf;
-    for (size_t k = 0; k < nf; k++) {
-        double s = 0, s2 = 0;
-        for (size_t i = 0; i < n; i++)
-            s += r->x[i * nf + k];
-        double mean = s / (double)n;
-        for (size_t i = 0; i < n; i++) {
-            double d = r->x[i * nf + k] - mean;
-            s2 += d * d;
-        }
-        double sd = sqrt(s2 / (double)n);
-        m->mean[k] = mean;
-        m->std[k] = sd > 1e-9 ? sd : 1.0;
-    }
-    gsl_matrix *X = gsl_matrix_alloc(nr, nc), *cov = gsl_matrix_alloc(nc, nc);
-    gsl_vector *w = gsl_vector_alloc(nr), *z = gsl_vector_alloc(nr), *c = gsl_vector_alloc(nc);
-    gsl_multifit_linear_workspace *ws = gsl_multifit_linear_alloc(nr, nc);
-    int rc = 0;
-    if (!X || !cov || !w || !z || !c || !ws) {
-        rc = pw_err_set(err, -ENOMEM, "pressure: fit: out of memory");
-        goto done;
-    }
-    for (size_t i = 0; i < n; i++) {
-        gsl_matrix_set(X, i, 0, 1.0);
-        for (size_t k = 0; k < nf; k++)
-            gsl_matrix_set(X, i, k + 1, (r->x[i * nf + k] - m->mean[k]) / m->std[k]);
-    }
-    for (size_t k = 0; k < nf; k++) {
-        for (size_t j = 0; j < nc; j++)
-            gsl_matrix_set(X, n + k, j, j == k + 1 ? sqrt(L2_LAMBDA) : 0.0);
-        gsl_vector_set(w, n + k, 1.0);
-        gsl_vector_set(z, n + k, 0.0);
-    }
-    gsl_vector_set_zero(c);
-    double ll = 0;
-    int it;
-    for (it = 1; it <= IRLS_MAX_ITER; it++) {
-        ll = 0;
-        for (size_t i = 0; i < n; i++) {
-            double eta = gsl_vector_get(c, 0);
-            for (size_t k = 0; k < nf; k++)
-                eta += gsl_vector_get(c, k + 1) * gsl_matrix_get(X, i, k + 1);
-            double p = 1.0 / (1.0 + exp(-eta));
-            double v = p * (1 - p);
-            if (v < 1e-9)
-                v = 1e-9;
-            gsl_vector_set(w, i, v);
-            gsl_vector_set(z, i, eta + (r->y[i] - p) / v);
-            ll += r->y[i] ? log(p > 1e-300 ? p : 1e-300) : log(1 - p > 1e-300 ? 1 - p : 1e-300);
-        }
-        gsl_vector *prev = gsl_vector_alloc(nc);
-        if (prev == NULL) {
-            rc = pw_err_set(err, -ENOMEM, "pressure: fit: out of memory");
-            goto done;
-        }
-        gsl_vector_memcpy(prev, c);
-        double chisq;
-        int g = gsl_multifit_wlinear(X, w, z, c, cov, &chisq, ws);
-        if (g != GSL_SUCCESS) {
-            gsl_vector_free(prev);
-            rc = pw_err_set(err, PW_EARG, "pressure: fit: gsl_multifit_wlinear: %s",
-                            gsl_strerror(g));
-            goto done;
-        }
-        double delta = 0;
-        for (size_t j = 0; j < nc; j++) {
-            double d = fabs(gsl_vector_get(c, j) - gsl_vector_get(prev, j));
-            if (d > delta)
-                delta = d;
-        }
-        gsl_vector_free(prev);
-        if (delta < 1e-9)
-            break;
-    }
-    m->bias = gsl_vector_get(c, 0);
-    for (size_t k = 0; k < nf; k++)
-        m->w[k] = gsl_vector_get(c, k + 1);
-    *iters = it > IRLS_MAX_ITER ? IRLS_MAX_ITER : it;
-    *loglik = ll;
-done:
-    gsl_matrix_free(X);
-    gsl_matrix_free(cov);
-    gsl_vector_free(w);
-    gsl_vector_free(z);
-    gsl_vector_free(c);
-    if (ws)
-        gsl_multifit_linear_free(ws);
-    return rc;
+    const md_logit_opts_t o = {.lambda = L2_LAMBDA, .max_iter = IRLS_MAX_ITER, .tol = 1e-9};
+    md_logit_result_t res;
+    int rc = md_logit_fit(r->x, r->y, r->n, MD_PRESSURE_NF, &o, "pressure: fit", m->mean,
+                          m->std, m->w, &res, err);
+    if (rc)
+        return rc;
+    m->bias = res.bias;
+    *iters = res.iters;
+    *loglik = res.loglik;
+    return 0;
 }
 
 /* The model's own part of the file (without training and fit). NULL on ENOMEM. */
@@ -1127,10 +1017,9 @@ int md_pressure_model_save(md_pressure_model_t *m, const char *path, pw_err_t *e
     json_t *root = model_json(m);
     if (root == NULL)
         return pw_err_set(err, -ENOMEM, "pressure: out of memory");
-    int rc = json_dump_file(root, path, JSON_SORT_KEYS | JSON_INDENT(2) |
-                                            JSON_REAL_PRECISION(17));
+    int rc = md_file_write(root, path, err);
     json_decref(root);
-    return rc ? pw_err_set(err, -EIO, "%.400s: cannot write the model file", path) : 0;
+    return rc;
 }
 
 /* ---- train and eval -------------------------------------------------------- */
@@ -1378,11 +1267,8 @@ static int pressure_train(const char *const *paths, size_t n, const char *out_pa
     json_object_set_new(cvj, "curve", cur);
     json_object_set_new(fs, "cv", cvj);
     json_object_set_new(root, "fit", fs);
-    if (json_dump_file(root, out_path, JSON_SORT_KEYS | JSON_INDENT(2) |
-                                           JSON_REAL_PRECISION(17)) != 0) {
-        rc = pw_err_set(err, -EIO, "%.400s: cannot write the model file", out_path);
+    if ((rc = md_file_write(root, out_path, err)) != 0)
         goto done;
-    }
     if (report)
         fprintf(report, "pressure: %zu files (train split), %zu plays, %zu skipped without a "
                 "drop-back, %zu window frames, %zu defender rows (%zu reach the QB)\n"

@@ -15,6 +15,7 @@
 #include "core/pw_body.h"
 #include "models/md_coef.h"
 #include "models/md_events.h"
+#include "pipeline/pl_plays.h"
 
 static const pw_conf_key_t ev_keys[] = {
     {.name = "model", .type = PW_CONF_STRING, .offset = offsetof(pl_events_conf_t, model),
@@ -37,17 +38,10 @@ const pw_conf_section_t pl_events_conf_section = {
     .nkeys = PW_CONF_NKEYS(ev_keys),
 };
 
-typedef struct slot {
-    bool used;
-    md_events_play_t play;
-} slot_t;
-
 typedef struct ev {
     md_coef_slot_t *coef;
     int64_t flush_ns;
-    slot_t *slots;
-    size_t nslots;
-    size_t last;
+    pl_plays_t plays; /* md_events_play_t per session */
     md_events_event_t out[MD_EVENTS_MAXOUT];
     pw_body_t body;
 } ev_t;
@@ -71,9 +65,8 @@ static void ev_close(pl_op_t *op)
     ev_t *s = op->state;
     if (s == NULL)
         return;
-    if (s->coef)
-        md_coef_release(s->coef);
-    free(s->slots);
+    md_coef_release(s->coef);
+    pl_plays_fini(&s->plays);
     pw_body_fini(&s->body);
     free(s);
     op->state = NULL;
@@ -89,9 +82,8 @@ static int ev_init(pl_op_t *op, const void *conf, const pl_setup_t *setup, pw_er
     op->state = s;
     pw_body_init(&s->body);
     s->flush_ns = c->flush_ms * 1000000;
-    s->nslots = c->max_plays > 0 ? (size_t)c->max_plays : 64;
-    s->slots = calloc(s->nslots, sizeof *s->slots);
-    if (s->slots == NULL) {
+    size_t nslots = c->max_plays > 0 ? (size_t)c->max_plays : 64;
+    if (PL_PLAYS_INIT(&s->plays, nslots, md_events_play_t)) {
         ev_close(op);
         return pw_err_set(err, -ENOMEM, "events: out of memory");
     }
@@ -103,13 +95,6 @@ static int ev_init(pl_op_t *op, const void *conf, const pl_setup_t *setup, pw_er
         return rc;
     }
     return 0;
-}
-
-static const char *entity_name(const pl_ctx_t *ctx, uint32_t e)
-{
-    const char *n = ctx->names && ctx->names->entities ? pw_intern_name(ctx->names->entities, e)
-                                                       : NULL;
-    return n ? n : "?";
 }
 
 /* One result per event of s->out[0..n). 0 or -ENOMEM. */
@@ -136,7 +121,7 @@ static int emit(pl_op_t *op, ev_t *s, const md_events_model_t *m, uint64_t sessi
         pw_body_key(b, "players");
         pw_body_array(b, (uint32_t)e->nplayers);
         for (int j = 0; j < e->nplayers; j++) {
-            const char *name = entity_name(ctx, e->players[j]);
+            const char *name = pl_plays_entity_name(ctx, e->players[j]);
             pw_body_str(b, name, strlen(name));
         }
         pw_body_key(b, "importance");
@@ -163,10 +148,10 @@ static int emit(pl_op_t *op, ev_t *s, const md_events_model_t *m, uint64_t sessi
 static int flush_slot(pl_op_t *op, ev_t *s, const md_events_model_t *m, size_t k,
                       const pl_ctx_t *ctx)
 {
-    md_events_play_t *p = &s->slots[k].play;
+    md_events_play_t *p = pl_plays_at(&s->plays, k);
     int n = md_events_flush(p, m, NULL, s->out, NULL, NULL);
     int rc = emit(op, s, m, p->session, n, ctx);
-    s->slots[k].used = false;
+    pl_plays_drop(&s->plays, k);
     op->cnt.keys--;
     return rc;
 }
@@ -175,39 +160,22 @@ static int flush_slot(pl_op_t *op, ev_t *s, const md_events_model_t *m, size_t k
 static int play_of(pl_op_t *op, ev_t *s, const md_events_model_t *m, uint64_t session,
                    const pl_ctx_t *ctx, md_events_play_t **out)
 {
-    if (s->slots[s->last].used && s->slots[s->last].play.session == session) {
-        *out = &s->slots[s->last].play;
+    size_t k;
+    int found = pl_plays_find(&s->plays, session, &k);
+    if (found == PL_PLAYS_FOUND) {
+        *out = pl_plays_at(&s->plays, k);
         return 0;
     }
-    size_t free_at = s->nslots, oldest = s->nslots;
-    for (size_t k = 0; k < s->nslots; k++) {
-        slot_t *x = &s->slots[k];
-        if (!x->used) {
-            if (free_at == s->nslots)
-                free_at = k;
-            continue;
-        }
-        if (x->play.session == session) {
-            s->last = k;
-            *out = &x->play;
-            return 0;
-        }
-        if (oldest == s->nslots || x->play.last_ns < s->slots[oldest].play.last_ns)
-            oldest = k;
-    }
-    size_t k = free_at;
-    if (k == s->nslots) {
-        k = oldest;
+    if (found == PL_PLAYS_FULL) {
         op->cnt.evicted++;
         int rc = flush_slot(op, s, m, k, ctx);
         if (rc)
             return rc;
     }
-    s->slots[k].used = true;
-    md_events_play_init(&s->slots[k].play, session);
+    md_events_play_t *p = pl_plays_take(&s->plays, k);
+    md_events_play_init(p, session);
     op->cnt.keys++;
-    s->last = k;
-    *out = &s->slots[k].play;
+    *out = p;
     return 0;
 }
 
@@ -242,14 +210,8 @@ static int ev_advance(pl_op_t *op, pl_ctx_t *ctx)
 {
     ev_t *s = op->state;
     const md_events_model_t *m = md_coef_get(s->coef);
-    for (size_t k = 0; k < s->nslots; k++) {
-        if (!s->slots[k].used)
-            continue;
-        const md_events_play_t *p = &s->slots[k].play;
-        bool ended = ctx->watermark_ns == PL_WATERMARK_MAX ||
-                     (p->last_ns <= INT64_MAX - s->flush_ns &&
-                      p->last_ns + s->flush_ns <= ctx->watermark_ns);
-        if (!ended)
+    for (size_t k = 0; k < s->plays.nslots; k++) {
+        if (!pl_plays_ended(&s->plays, k, s->flush_ns, ctx->watermark_ns))
             continue;
         int rc = flush_slot(op, s, m, k, ctx);
         if (rc)
@@ -338,17 +300,15 @@ static int put_play(pl_buf_t *b, uint32_t slot, const md_events_play_t *p)
 static int ev_snapshot(pl_op_t *op, pl_buf_t *b)
 {
     ev_t *s = op->state;
-    uint32_t n = 0;
-    for (size_t k = 0; k < s->nslots; k++)
-        n += s->slots[k].used;
+    uint32_t n = pl_plays_count(&s->plays);
     size_t start = b->len;
     int rc = pl_buf_put_u32(b, SNAP_VERSION);
     rc |= pl_buf_put_u32(b, n);
     if (rc || pl_buf_reserve(b, (size_t)n * SNAP_PLAY_BYTES))
         return -ENOMEM;
-    for (size_t k = 0; k < s->nslots && rc == 0; k++)
-        if (s->slots[k].used)
-            rc = put_play(b, (uint32_t)k, &s->slots[k].play);
+    for (size_t k = 0; k < s->plays.nslots && rc == 0; k++)
+        if (s->plays.used[k])
+            rc = put_play(b, (uint32_t)k, pl_plays_at(&s->plays, k));
     if (rc)
         return -ENOMEM;
     assert(b->len - start == 8 + (size_t)n * SNAP_PLAY_BYTES);
@@ -496,24 +456,24 @@ static int ev_restore(pl_op_t *op, pl_rd_t *r, pw_err_t *err)
         return pw_err_set(err, PW_ECORRUPT,
                           "events: state of %u plays has %zu bytes, expected %llu", n,
                           pl_rd_left(r), (unsigned long long)n * play_bytes);
-    if (n > s->nslots)
+    if (n > s->plays.nslots)
         return pw_err_set(err, PW_ECORRUPT, "events: state of %u plays, max_plays is %zu", n,
-                          s->nslots);
+                          s->plays.nslots);
     /* Read into the slots only once the whole state is known to be good. */
-    slot_t *slots = calloc(s->nslots, sizeof *slots);
-    if (slots == NULL)
+    pl_plays_t tmp;
+    if (pl_plays_init_like(&tmp, &s->plays))
         return pw_err_set(err, -ENOMEM, "events: out of memory");
     int rc = 0;
     for (uint32_t j = 0; j < n && rc == 0; j++) {
         uint32_t k = 0;
         pl_rd_u32(r, &k);
-        if (k >= s->nslots) {
+        if (k >= tmp.nslots) {
             rc = pw_err_set(err, PW_ECORRUPT,
                             "events: play %u of the state is in slot %u, max_plays is %zu", j,
-                            k, s->nslots);
+                            k, tmp.nslots);
             break;
         }
-        if (slots[k].used) {
+        if (tmp.used[k]) {
             rc = pw_err_set(err, PW_ECORRUPT, "events: slot %u twice in the state", k);
             break;
         }
@@ -522,24 +482,22 @@ static int ev_restore(pl_op_t *op, pl_rd_t *r, pw_err_t *err)
         const char *what = get_play(r, version, &p);
         if (r->failed)
             what = "truncated";
-        for (size_t q = 0; what == NULL && q < s->nslots; q++)
-            if (slots[q].used && slots[q].play.session == p.session)
-                what = "its session is in the state twice";
+        if (what == NULL && pl_plays_holds(&tmp, p.session))
+            what = "its session is in the state twice";
         if (what) {
             rc = pw_err_set(err, PW_ECORRUPT, "events: play %u of the state is malformed: %s",
                             j, what);
             break;
         }
-        slots[k].used = true;
-        slots[k].play = p;
+        *(md_events_play_t *)pl_plays_take(&tmp, k) = p;
     }
     if (rc) {
-        free(slots);
+        pl_plays_fini(&tmp);
         return rc;
     }
-    free(s->slots);
-    s->slots = slots;
-    s->last = 0;
+    pl_plays_fini(&s->plays);
+    s->plays = tmp;
+    s->plays.last = 0;
     op->cnt.keys = n;
     return 0;
 }

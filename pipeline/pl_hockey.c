@@ -14,6 +14,7 @@
 #include "core/pw_body.h"
 #include "models/md_coef.h"
 #include "models/md_hockey.h"
+#include "pipeline/pl_plays.h"
 
 /* Snapshot format: magic "HKY1" then version. */
 #define SNAP_MAGIC 0x314b5948u
@@ -42,17 +43,10 @@ const pw_conf_section_t pl_hockey_conf_section = {
     .nkeys = PW_CONF_NKEYS(hk_keys),
 };
 
-typedef struct slot {
-    bool used;
-    md_hockey_game_t game;
-} slot_t;
-
 typedef struct hk {
     md_coef_slot_t *coef;
     int64_t flush_ns;
-    slot_t *slots;
-    size_t nslots;
-    size_t last;
+    pl_plays_t plays; /* md_hockey_game_t per session */
     md_hockey_event_t out[MD_HOCKEY_MAXOUT];
     pw_body_t body;
 } hk_t;
@@ -77,9 +71,8 @@ static void hk_close(pl_op_t *op)
     hk_t *s = op->state;
     if (s == NULL)
         return;
-    if (s->coef)
-        md_coef_release(s->coef);
-    free(s->slots);
+    md_coef_release(s->coef);
+    pl_plays_fini(&s->plays);
     pw_body_fini(&s->body);
     free(s);
     op->state = NULL;
@@ -95,9 +88,8 @@ static int hk_init(pl_op_t *op, const void *conf, const pl_setup_t *setup, pw_er
     op->state = s;
     pw_body_init(&s->body);
     s->flush_ns = c->flush_ms * 1000000;
-    s->nslots = c->max_sessions > 0 ? (size_t)c->max_sessions : 16;
-    s->slots = calloc(s->nslots, sizeof *s->slots);
-    if (s->slots == NULL) {
+    size_t nslots = c->max_sessions > 0 ? (size_t)c->max_sessions : 16;
+    if (PL_PLAYS_INIT(&s->plays, nslots, md_hockey_game_t)) {
         hk_close(op);
         return pw_err_set(err, -ENOMEM, "hockey_events: out of memory");
     }
@@ -109,13 +101,6 @@ static int hk_init(pl_op_t *op, const void *conf, const pl_setup_t *setup, pw_er
         return rc;
     }
     return 0;
-}
-
-static const char *entity_name(const pl_ctx_t *ctx, uint32_t e)
-{
-    const char *n = ctx->names && ctx->names->entities ? pw_intern_name(ctx->names->entities, e)
-                                                       : NULL;
-    return n ? n : "?";
 }
 
 /* One result per event of s->out[0..n). 0 or -ENOMEM. */
@@ -140,7 +125,7 @@ static int emit(pl_op_t *op, hk_t *s, const md_hockey_model_t *m, uint64_t sessi
         pw_body_key(b, "players");
         pw_body_array(b, (uint32_t)e->nplayers);
         for (int j = 0; j < e->nplayers; j++) {
-            const char *name = entity_name(ctx, e->players[j]);
+            const char *name = pl_plays_entity_name(ctx, e->players[j]);
             pw_body_str(b, name, strlen(name));
         }
         pw_body_key(b, "importance");
@@ -165,10 +150,10 @@ static int emit(pl_op_t *op, hk_t *s, const md_hockey_model_t *m, uint64_t sessi
 static int flush_slot(pl_op_t *op, hk_t *s, const md_hockey_model_t *m, size_t k,
                       const pl_ctx_t *ctx)
 {
-    md_hockey_game_t *g = &s->slots[k].game;
+    md_hockey_game_t *g = pl_plays_at(&s->plays, k);
     int n = md_hockey_flush(g, m, s->out, NULL, NULL);
     int rc = emit(op, s, m, g->session, n, ctx);
-    s->slots[k].used = false;
+    pl_plays_drop(&s->plays, k);
     op->cnt.keys--;
     return rc;
 }
@@ -177,39 +162,22 @@ static int flush_slot(pl_op_t *op, hk_t *s, const md_hockey_model_t *m, size_t k
 static int game_of(pl_op_t *op, hk_t *s, const md_hockey_model_t *m, uint64_t session,
                    const pl_ctx_t *ctx, md_hockey_game_t **out)
 {
-    if (s->slots[s->last].used && s->slots[s->last].game.session == session) {
-        *out = &s->slots[s->last].game;
+    size_t k;
+    int found = pl_plays_find(&s->plays, session, &k);
+    if (found == PL_PLAYS_FOUND) {
+        *out = pl_plays_at(&s->plays, k);
         return 0;
     }
-    size_t free_at = s->nslots, oldest = s->nslots;
-    for (size_t k = 0; k < s->nslots; k++) {
-        slot_t *x = &s->slots[k];
-        if (!x->used) {
-            if (free_at == s->nslots)
-                free_at = k;
-            continue;
-        }
-        if (x->game.session == session) {
-            s->last = k;
-            *out = &x->game;
-            return 0;
-        }
-        if (oldest == s->nslots || x->game.last_ns < s->slots[oldest].game.last_ns)
-            oldest = k;
-    }
-    size_t k = free_at;
-    if (k == s->nslots) {
-        k = oldest;
+    if (found == PL_PLAYS_FULL) {
         op->cnt.evicted++;
         int rc = flush_slot(op, s, m, k, ctx);
         if (rc)
             return rc;
     }
-    s->slots[k].used = true;
-    md_hockey_game_init(&s->slots[k].game, session);
+    md_hockey_game_t *g = pl_plays_take(&s->plays, k);
+    md_hockey_game_init(g, session);
     op->cnt.keys++;
-    s->last = k;
-    *out = &s->slots[k].game;
+    *out = g;
     return 0;
 }
 
@@ -243,14 +211,8 @@ static int hk_advance(pl_op_t *op, pl_ctx_t *ctx)
 {
     hk_t *s = op->state;
     const md_hockey_model_t *m = md_coef_get(s->coef);
-    for (size_t k = 0; k < s->nslots; k++) {
-        if (!s->slots[k].used)
-            continue;
-        const md_hockey_game_t *g = &s->slots[k].game;
-        bool ended = ctx->watermark_ns == PL_WATERMARK_MAX ||
-                     (g->last_ns <= INT64_MAX - s->flush_ns &&
-                      g->last_ns + s->flush_ns <= ctx->watermark_ns);
-        if (!ended)
+    for (size_t k = 0; k < s->plays.nslots; k++) {
+        if (!pl_plays_ended(&s->plays, k, s->flush_ns, ctx->watermark_ns))
             continue;
         int rc = flush_slot(op, s, m, k, ctx);
         if (rc)
@@ -277,16 +239,14 @@ static int put_event(pl_buf_t *b, const md_hockey_event_t *e)
 static int hk_snapshot(pl_op_t *op, pl_buf_t *b)
 {
     hk_t *s = op->state;
-    uint32_t n = 0;
-    for (size_t k = 0; k < s->nslots; k++)
-        n += s->slots[k].used;
+    uint32_t n = pl_plays_count(&s->plays);
     int rc = pl_buf_put_u32(b, SNAP_MAGIC);
     rc |= pl_buf_put_u32(b, SNAP_VERSION);
     rc |= pl_buf_put_u32(b, n);
-    for (size_t k = 0; k < s->nslots && rc == 0; k++) {
-        if (!s->slots[k].used)
+    for (size_t k = 0; k < s->plays.nslots && rc == 0; k++) {
+        if (!s->plays.used[k])
             continue;
-        const md_hockey_game_t *g = &s->slots[k].game;
+        const md_hockey_game_t *g = pl_plays_at(&s->plays, k);
         rc |= pl_buf_put_u64(b, g->session);
         rc |= pl_buf_put_u64(b, g->n);
         rc |= pl_buf_put_u64(b, g->c);
@@ -408,9 +368,7 @@ static const char *get_game(pl_rd_t *r, md_hockey_game_t *g)
 /* Empty every slot. */
 static void clear_slots(pl_op_t *op, hk_t *s)
 {
-    for (size_t k = 0; k < s->nslots; k++)
-        s->slots[k].used = false;
-    s->last = 0;
+    pl_plays_clear(&s->plays);
     op->cnt.keys = 0;
 }
 
@@ -429,21 +387,21 @@ static int hk_restore(pl_op_t *op, pl_rd_t *r, pw_err_t *err)
     if (version != SNAP_VERSION)
         return pw_err_set(err, PW_ECORRUPT, "hockey_events: state of format %u, expected %u",
                           version, SNAP_VERSION);
-    if (n > s->nslots)
+    if (n > s->plays.nslots)
         return pw_err_set(err, PW_ECORRUPT,
                           "hockey_events: the state holds %u sessions, max_sessions is %zu", n,
-                          s->nslots);
+                          s->plays.nslots);
     for (uint32_t k = 0; k < n; k++) {
-        const char *why = get_game(r, &s->slots[k].game);
-        for (uint32_t j = 0; why == NULL && j < k; j++)
-            if (s->slots[j].game.session == s->slots[k].game.session)
-                why = "a session appears twice";
+        md_hockey_game_t *g = pl_plays_at(&s->plays, k);
+        const char *why = get_game(r, g);
+        if (why == NULL && pl_plays_holds(&s->plays, g->session))
+            why = "a session appears twice"; /* slots 0..k-1 are the used ones */
         if (why) {
             clear_slots(op, s);
             return pw_err_set(err, PW_ECORRUPT, "hockey_events: session %u of the state: %s", k,
                               why);
         }
-        s->slots[k].used = true;
+        s->plays.used[k] = true;
         op->cnt.keys++;
     }
     if (pl_rd_left(r) != 0) {

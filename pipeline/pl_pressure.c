@@ -14,6 +14,7 @@
 #include "core/pw_body.h"
 #include "models/md_coef.h"
 #include "models/md_pressure.h"
+#include "pipeline/pl_plays.h"
 
 static const pw_conf_key_t pr_keys[] = {
     {.name = "model", .type = PW_CONF_STRING, .offset = offsetof(pl_pressure_conf_t, model),
@@ -38,19 +39,12 @@ const pw_conf_section_t pl_pressure_conf_section = {
     .nkeys = PW_CONF_NKEYS(pr_keys),
 };
 
-typedef struct slot {
-    bool used;
-    md_pressure_play_t play;
-} slot_t;
-
 typedef struct pr {
     md_coef_slot_t *coef;
     md_pressure_labels_t labels;
     double threshold;     /* 0 = the model's */
     int top;
-    slot_t *slots;
-    size_t nslots;
-    size_t last;          /* slot of the previous frame */
+    pl_plays_t plays;     /* md_pressure_play_t per session */
     md_pressure_out_t out;
     pw_body_t body;
 } pr_t;
@@ -77,9 +71,8 @@ static void pr_close(pl_op_t *op)
     pr_t *s = op->state;
     if (s == NULL)
         return;
-    if (s->coef)
-        md_coef_release(s->coef);
-    free(s->slots);
+    md_coef_release(s->coef);
+    pl_plays_fini(&s->plays);
     pw_body_fini(&s->body);
     free(s);
     op->state = NULL;
@@ -97,9 +90,7 @@ static int pr_init(pl_op_t *op, const void *conf, const pl_setup_t *setup, pw_er
     pw_body_init(&s->body);
     s->threshold = c->threshold;
     s->top = (int)c->top;
-    s->nslots = (size_t)c->max_plays;
-    s->slots = calloc(s->nslots, sizeof *s->slots);
-    if (s->slots == NULL) {
+    if (PL_PLAYS_INIT(&s->plays, (size_t)c->max_plays, md_pressure_play_t)) {
         pr_close(op);
         return pw_err_set(err, -ENOMEM, "pressure: out of memory");
     }
@@ -121,40 +112,18 @@ static int pr_init(pl_op_t *op, const void *conf, const pl_setup_t *setup, pw_er
 /* The play of session, found or made (evicting the least recently seen). */
 static md_pressure_play_t *play_of(pl_op_t *op, pr_t *s, uint64_t session)
 {
-    if (s->slots[s->last].used && s->slots[s->last].play.session == session)
-        return &s->slots[s->last].play;
-    size_t free_at = s->nslots, oldest = 0;
-    for (size_t k = 0; k < s->nslots; k++) {
-        slot_t *x = &s->slots[k];
-        if (!x->used) {
-            if (free_at == s->nslots)
-                free_at = k;
-            continue;
-        }
-        if (x->play.session == session) {
-            s->last = k;
-            return &x->play;
-        }
-        if (x->play.last_ns < s->slots[oldest].play.last_ns || !s->slots[oldest].used)
-            oldest = k;
-    }
-    size_t k = free_at;
-    if (k == s->nslots) {
-        k = oldest;
+    size_t k;
+    int found = pl_plays_find(&s->plays, session, &k);
+    if (found == PL_PLAYS_FOUND)
+        return pl_plays_at(&s->plays, k);
+    if (found == PL_PLAYS_FULL) {
         op->cnt.evicted++;
         op->cnt.keys--;
     }
-    s->slots[k].used = true;
-    md_pressure_play_init(&s->slots[k].play, session);
+    md_pressure_play_t *p = pl_plays_take(&s->plays, k);
+    md_pressure_play_init(p, session);
     op->cnt.keys++;
-    s->last = k;
-    return &s->slots[k].play;
-}
-
-static const char *entity_name(const pl_ctx_t *ctx, uint32_t e)
-{
-    const char *n = ctx->names ? pw_intern_name(ctx->names->entities, e) : NULL;
-    return n ? n : "?";
+    return p;
 }
 
 /* The result of one frame. 0 or -ENOMEM. */
@@ -177,7 +146,7 @@ static int emit(pl_op_t *op, pr_t *s, const md_pressure_model_t *m,
     pw_body_key(b, "top");
     pw_body_array(b, (uint32_t)n);
     for (int k = 0; k < n; k++) {
-        const char *name = entity_name(ctx, p->last_ent[k]);
+        const char *name = pl_plays_entity_name(ctx, p->last_ent[k]);
         pw_body_map(b, 3);
         pw_body_key(b, "entity");
         pw_body_str(b, name, strlen(name));
@@ -191,7 +160,7 @@ static int emit(pl_op_t *op, pr_t *s, const md_pressure_model_t *m,
     pw_body_key(b, "alerted");
     pw_body_bool(b, p->alerted);
     if (p->alerted) {
-        const char *name = entity_name(ctx, p->alert_entity);
+        const char *name = pl_plays_entity_name(ctx, p->alert_entity);
         pw_body_key(b, "alert_entity");
         pw_body_str(b, name, strlen(name));
         pw_body_key(b, "alert_prob");
@@ -268,18 +237,16 @@ static int pr_snapshot(pl_op_t *op, pl_buf_t *b)
 {
     pr_t *s = op->state;
     size_t start = b->len;
-    uint32_t n = 0;
-    for (size_t k = 0; k < s->nslots; k++)
-        n += s->slots[k].used;
+    uint32_t n = pl_plays_count(&s->plays);
     if (pl_buf_reserve(b, 12 + (size_t)n * SNAP_PLAY_BYTES + 4))
         return -ENOMEM;
     int rc = pl_buf_put_u32(b, SNAP_VERSION);
     rc |= pl_buf_put_u32(b, n);
-    rc |= pl_buf_put_u32(b, (uint32_t)s->nslots);
-    for (size_t k = 0; k < s->nslots && rc == 0; k++) {
-        if (!s->slots[k].used)
+    rc |= pl_buf_put_u32(b, (uint32_t)s->plays.nslots);
+    for (size_t k = 0; k < s->plays.nslots && rc == 0; k++) {
+        if (!s->plays.used[k])
             continue;
-        const md_pressure_play_t *p = &s->slots[k].play;
+        const md_pressure_play_t *p = pl_plays_at(&s->plays, k);
         rc |= pl_buf_put_u32(b, (uint32_t)k);
         rc |= pl_buf_put_u64(b, p->session);
         rc |= pl_buf_put_u32(b, (uint32_t)p->phase);
@@ -392,34 +359,32 @@ static int pr_restore(pl_op_t *op, pl_rd_t *r, pw_err_t *err)
     if (sum != snap_hash(base, total - 4))
         return pw_err_set(err, PW_ECORRUPT, "pressure: state checksum mismatch (%zu bytes): "
                           "corrupt checkpoint", total);
-    if (n > s->nslots || nslots != s->nslots)
+    if (n > s->plays.nslots || nslots != s->plays.nslots)
         return pw_err_set(err, PW_ECONF, "pressure: state has %u plays in %u slots; this "
-                          "operator has max_plays %zu", n, nslots, s->nslots);
-    slot_t *tmp = calloc(s->nslots, sizeof *tmp);
-    if (tmp == NULL)
+                          "operator has max_plays %zu", n, nslots, s->plays.nslots);
+    pl_plays_t tmp;
+    if (pl_plays_init_like(&tmp, &s->plays))
         return pw_err_set(err, -ENOMEM, "pressure: out of memory");
     for (uint32_t j = 0; j < n; j++) {
         uint32_t k = 0;
         pl_rd_u32(r, &k);
         md_pressure_play_t p;
         bool ok = read_play(r, version, &p);
-        if (!ok || k >= s->nslots || tmp[k].used) {
-            free(tmp);
+        if (!ok || k >= tmp.nslots || tmp.used[k]) {
+            pl_plays_fini(&tmp);
             return pw_err_set(err, PW_ECORRUPT, "pressure: play %u of the state is "
                               "malformed (slot %u)", j, k);
         }
-        for (size_t q = 0; q < s->nslots; q++)
-            if (tmp[q].used && tmp[q].play.session == p.session) {
-                free(tmp);
-                return pw_err_set(err, PW_ECORRUPT, "pressure: session %" PRIu64
-                                  " twice in the state", p.session);
-            }
-        tmp[k].used = true;
-        tmp[k].play = p;
+        if (pl_plays_holds(&tmp, p.session)) {
+            pl_plays_fini(&tmp);
+            return pw_err_set(err, PW_ECORRUPT, "pressure: session %" PRIu64
+                              " twice in the state", p.session);
+        }
+        *(md_pressure_play_t *)pl_plays_take(&tmp, k) = p;
     }
-    free(s->slots);
-    s->slots = tmp;
-    s->last = 0;
+    pl_plays_fini(&s->plays);
+    s->plays = tmp;
+    s->plays.last = 0;
     op->cnt.keys = n;
     return 0;
 }
