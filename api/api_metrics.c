@@ -110,7 +110,7 @@ static void op_labels(api_text_t *lab, const pl_op_stats_t *o)
     api_text_printf(lab, "\"");
 }
 
-enum { OP_IN, OP_OUT, OP_LATE, OP_DROPPED, OP_KEYS };
+enum { OP_IN, OP_OUT, OP_LATE, OP_DROPPED, OP_OUTSIDE, OP_KEYS };
 
 static uint64_t op_value(const pl_op_stats_t *o, int which)
 {
@@ -119,6 +119,7 @@ static uint64_t op_value(const pl_op_stats_t *o, int which)
     case OP_OUT: return o->cnt.out;
     case OP_LATE: return o->cnt.late;
     case OP_DROPPED: return o->cnt.dropped;
+    case OP_OUTSIDE: return o->cnt.outside;
     default: return o->cnt.keys;
     }
 }
@@ -158,6 +159,8 @@ void api_metrics_pipeline(api_text_t *t, const pl_stats_t *s)
                      "Records past the allowed lateness (sent to the late port)."},
         [OP_DROPPED] = {"operator_dropped_total", "counter",
                         "Records an operator refused (bad value, state full)."},
+        [OP_OUTSIDE] = {"operator_outside_total", "counter",
+                        "Records no window covers by design (between segments); not lost."},
         [OP_KEYS] = {"operator_keys", "gauge", "Keys an operator holds now."},
     };
     api_text_t lab;

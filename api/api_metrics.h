@@ -10,7 +10,8 @@
  *   pipeline_latency_seconds{stage="graph|sink|store",quantile=...} (summary:
  *     stream append -> through the graph, -> a sink, -> the store commit),
  *   operator_records_in_total, operator_records_out_total,
- *   operator_late_total, operator_dropped_total, operator_keys,
+ *   operator_late_total, operator_dropped_total, operator_outside_total,
+ *   operator_keys,
  *   operator_latency_seconds{quantile=...} (per process/advance call), each
  *     labelled {operator="speed_1s",op="window"},
  *   hub_offered_total, hub_dropped_total (hand-off full), hub_published_total,

@@ -77,6 +77,8 @@ typedef struct pl_op_counters {
     uint64_t out;       /* records emitted, all ports */
     uint64_t late;      /* records past allowed lateness (sent to "late") */
     uint64_t dropped;   /* records refused: bad value, state full */
+    uint64_t outside;   /* records no window covers by design (between segments):
+                           not lost, so not counted as dropped */
     uint64_t evicted;   /* keys removed by TTL */
     uint64_t keys;      /* keys held now (stateful operators) */
     uint64_t keys_refused; /* new keys refused because max_keys was reached */

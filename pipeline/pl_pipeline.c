@@ -1186,6 +1186,7 @@ int pl_pipeline_stats(pl_pipeline_t *p, pl_stats_t *s)
             d->evicted += c->evicted;
             d->keys += c->keys;
             d->keys_refused += c->keys_refused;
+            d->outside += c->outside;
             pw_hist_merge(&ops[j].latency, &w->pub.lat[j]);
         }
         finished += w->finished;

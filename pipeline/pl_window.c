@@ -880,7 +880,7 @@ static void fold_one(win_t *s, wkey_t *k, int64_t ts, double v)
     default: {
         const scope_t *sc = scope_of(s, k);
         if (!sc->open) {
-            s->op->cnt.dropped++; /* between segments */
+            s->op->cnt.outside++; /* between segments */
             return;
         }
         if (!(p && !(p->flags & P_FIRED) && p->seq == sc->seq)) {
