@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -545,6 +546,11 @@ void md_fuel_car_init(md_fuel_car_t *c)
     c->last_lap_l = NAN;
     c->baseline_lap_l = NAN;
     c->burn_ratio = NAN;
+    for (int k = 0; k < MD_FUEL_PROFILE_MARKS; k++)
+        c->mark_l[k] = NAN;
+    for (int i = 0; i < MD_FUEL_BASELINE_MAX; i++)
+        for (int k = 0; k < MD_FUEL_PROFILE_MARKS; k++)
+            c->lap_prof[i][k] = NAN;
     c->fuel_left_l = NAN;
     c->laps_left = NAN;
     c->scale = 1.0;
@@ -584,6 +590,9 @@ static void close_lap(md_fuel_car_t *c, const md_fuel_car_opts_t *o, int64_t ts)
     if (c->lap_complete) {
         c->lap_l[c->lap_head] = c->used_lap_l;
         c->lap_s[c->lap_head] = (double)(ts - c->lap_start_ns) / PW_NS_PER_S;
+        for (int k = 0; k < MD_FUEL_PROFILE_MARKS; k++)
+            c->lap_prof[c->lap_head][k] =
+                c->used_lap_l > 0 && !isnan(c->mark_l[k]) ? c->mark_l[k] / c->used_lap_l : NAN;
         c->lap_head = (c->lap_head + 1) % MD_FUEL_BASELINE_MAX;
         if (c->nlaps < MD_FUEL_BASELINE_MAX)
             c->nlaps++;
@@ -593,6 +602,48 @@ static void close_lap(md_fuel_car_t *c, const md_fuel_car_opts_t *o, int64_t ts)
     for (int i = 0; i < n; i++)
         sum += c->lap_l[(c->lap_head + MD_FUEL_BASELINE_MAX - 1 - i) % MD_FUEL_BASELINE_MAX];
     c->baseline_lap_l = n ? sum / n : NAN;
+}
+
+/* Forget the marks of the lap that starts now. */
+static void clear_marks(md_fuel_car_t *c)
+{
+    for (int k = 0; k < MD_FUEL_PROFILE_MARKS; k++)
+        c->mark_l[k] = NAN;
+}
+
+/*
+ * The baseline's share of a lap's burn used by fraction frac of the lap:
+ * straight lines through (0, 0), each mark's mean share over the baseline
+ * laps that saw it ((k+1)/(marks+1) when none did) and (1, 1).
+ */
+static double baseline_share(const md_fuel_car_t *c, const md_fuel_car_opts_t *o, double frac)
+{
+    int keep = o->baseline_laps < 1 ? 1 : o->baseline_laps > MD_FUEL_BASELINE_MAX
+                                              ? MD_FUEL_BASELINE_MAX : o->baseline_laps;
+    int n = c->nlaps < keep ? c->nlaps : keep;
+    const int m = MD_FUEL_PROFILE_MARKS;
+    double x0 = 0, y0 = 0;
+    for (int k = 0; k <= m; k++) {
+        double x1 = (double)(k + 1) / (m + 1), y1 = 1.0;
+        if (k < m) {
+            double sum = 0;
+            int seen = 0;
+            for (int i = 0; i < n; i++) {
+                double v = c->lap_prof[(c->lap_head + MD_FUEL_BASELINE_MAX - 1 - i) %
+                                       MD_FUEL_BASELINE_MAX][k];
+                if (!isnan(v)) {
+                    sum += v;
+                    seen++;
+                }
+            }
+            y1 = seen ? sum / seen : x1;
+        }
+        if (frac <= x1 || k == m)
+            return y0 + (y1 - y0) * (frac - x0) / (x1 - x0);
+        x0 = x1;
+        y0 = y1;
+    }
+    return frac;
 }
 
 /* Mean time of the laps in the baseline, s (NaN without). */
@@ -628,6 +679,17 @@ static void calibrate(md_fuel_car_t *c, const md_fuel_car_opts_t *o, const md_fu
     double drop = c->cal_level0 - level;
     double k = c->cal_raw_l > 0.01 ? drop / c->cal_raw_l : NAN;
     if (k >= SCALE_MIN && k <= SCALE_MAX) {
+        /* The laps so far were burnt at the old scale: restate them at the
+         * new one, or the first baseline would hold two scales and the bar
+         * would read "saving" for every calibrated car. */
+        double r = k / c->scale;
+        c->used_lap_l *= r;
+        for (int i = 0; i < MD_FUEL_PROFILE_MARKS; i++)
+            c->mark_l[i] *= r;
+        for (int i = 0; i < MD_FUEL_BASELINE_MAX; i++)
+            c->lap_l[i] *= r;
+        c->last_lap_l *= r;
+        c->baseline_lap_l *= r;
         c->scale = k;
         c->calibrated = 1;
     } else { /* implausible (a stationary car, a bad gauge): try the next window */
@@ -680,6 +742,7 @@ int md_fuel_car_step(md_fuel_car_t *c, const md_fuel_coef_t *coef,
             c->lap = s->lap;
             c->lap_start_ns = s->ts_ns;
             c->lap_complete = 0;
+            clear_marks(c);
         } else if (s->lap == c->lap + 1) {
             close_lap(c, o, s->ts_ns);
             flags |= MD_FUEL_STEP_LAP_END;
@@ -687,25 +750,36 @@ int md_fuel_car_step(md_fuel_car_t *c, const md_fuel_coef_t *coef,
             c->lap = s->lap;
             c->lap_start_ns = s->ts_ns;
             c->lap_complete = 1;
+            clear_marks(c);
         } else if (s->lap != c->lap) {
             c->used_lap_l = 0;
             c->lap = s->lap;
             c->lap_start_ns = s->ts_ns;
             c->lap_complete = 0;
+            clear_marks(c);
         }
     }
     calibrate(c, o, s);
+    /* Where we are in the lap, and the burn at each mark passed. */
+    double frac = NAN;
+    if (c->lap_complete && !(flags & MD_FUEL_STEP_LAP_END))
+        frac = isfinite(s->lap_pct) ? s->lap_pct
+                                    : (double)(s->ts_ns - c->lap_start_ns) / PW_NS_PER_S /
+                                          baseline_lap_s(c, o);
+    for (int k = 0; k < MD_FUEL_PROFILE_MARKS && frac >= 0 && frac < 1; k++)
+        if (isnan(c->mark_l[k]) && frac >= (double)(k + 1) / (MD_FUEL_PROFILE_MARKS + 1))
+            c->mark_l[k] = c->used_lap_l;
     /* The bar: this lap so far against the baseline at the same point. */
     c->burn_ratio = NAN;
     if (c->baseline_lap_l > 0) {
         if (flags & MD_FUEL_STEP_LAP_END) {
             c->burn_ratio = c->last_lap_l / c->baseline_lap_l;
-        } else if (c->lap_complete) {
-            double frac = isfinite(s->lap_pct) ? s->lap_pct
-                          : (double)(s->ts_ns - c->lap_start_ns) / PW_NS_PER_S /
-                                baseline_lap_s(c, o);
-            if (frac >= 0.05)
-                c->burn_ratio = c->used_lap_l / (c->baseline_lap_l * frac);
+        } else if (frac >= 0.05 && frac <= 1.5) {
+            double expect = c->baseline_lap_l * baseline_share(c, o, frac < 1 ? frac : 1.0);
+            if (frac > 1)
+                expect *= frac; /* a lap longer than the baseline's: pro-rate past the end */
+            if (expect > 0)
+                c->burn_ratio = c->used_lap_l / expect;
         }
     }
     if (!isnan(c->gauge_l))
@@ -768,6 +842,11 @@ void md_fuel_car_save(const md_fuel_car_t *c, double *v)
         *p++ = c->lap_l[i];
         *p++ = c->lap_s[i];
     }
+    for (int i = 0; i < MD_FUEL_BASELINE_MAX; i++)
+        for (int k = 0; k < MD_FUEL_PROFILE_MARKS; k++)
+            *p++ = c->lap_prof[i][k];
+    for (int k = 0; k < MD_FUEL_PROFILE_MARKS; k++)
+        *p++ = c->mark_l[k];
 }
 
 int md_fuel_car_load(md_fuel_car_t *c, const double *v)
@@ -802,6 +881,17 @@ int md_fuel_car_load(md_fuel_car_t *c, const double *v)
         t.lap_l[i] = *p++;
         t.lap_s[i] = *p++;
     }
+    bool shares_ok = true;
+    for (int i = 0; i < MD_FUEL_BASELINE_MAX; i++)
+        for (int k = 0; k < MD_FUEL_PROFILE_MARKS; k++) {
+            t.lap_prof[i][k] = *p++;
+            shares_ok &= isnan(t.lap_prof[i][k]) || (t.lap_prof[i][k] >= 0 &&
+                                                     t.lap_prof[i][k] <= 1.0 + 1e-9);
+        }
+    for (int k = 0; k < MD_FUEL_PROFILE_MARKS; k++)
+        t.mark_l[k] = *p++;
+    if (!shares_ok)
+        return -1;
     if (!(cal == 0 || cal == 1) || !(deg >= 0 && deg < MD_FUEL_DEGRADED_COUNT) ||
         !(complete == 0 || complete == 1) || !(nlaps >= 0 && nlaps <= MD_FUEL_BASELINE_MAX) ||
         !(head >= 0 && head < MD_FUEL_BASELINE_MAX) || !(t.scale >= SCALE_MIN &&

@@ -40,6 +40,15 @@ extern const md_model_def_t md_fuel_def;
 /* Most completed laps in the rolling baseline. */
 #define MD_FUEL_BASELINE_MAX 16
 
+/*
+ * Points along a lap where the baseline's burn profile is kept: the share
+ * of a lap's fuel used by 1/8, 2/8, ... 7/8 of the lap. Burn is not even
+ * along a lap (full throttle out of a corner, lift into the next), so the
+ * bar compares this lap so far with the baseline laps at the same point,
+ * not with a straight pro-rating.
+ */
+#define MD_FUEL_PROFILE_MARKS 7
+
 /* Longest version string ("fuel-1a2b3c4d"), with its NUL. */
 #define MD_FUEL_VERSION_MAX 32
 
@@ -183,7 +192,8 @@ typedef struct md_fuel_car {
     double used_lap_l;      /* burnt since the lap started */
     double last_lap_l;      /* the last completed lap's burn, NaN if none */
     double baseline_lap_l;  /* mean of the last baseline_laps complete laps, NaN if none */
-    double burn_ratio;      /* used_lap_l / baseline pro-rated to the lap position, NaN */
+    double burn_ratio;      /* used_lap_l / the baseline's burn at the same point of the
+                               lap (its profile), NaN */
     double fuel_left_l;     /* NaN when unknown */
     double laps_left;       /* fuel_left_l / baseline_lap_l, NaN when unknown */
     double scale;           /* calibration factor (1 until calibrated) */
@@ -201,6 +211,9 @@ typedef struct md_fuel_car {
     int lap_complete;       /* the current lap began at a lap change */
     double lap_l[MD_FUEL_BASELINE_MAX]; /* ring of complete laps' burn */
     double lap_s[MD_FUEL_BASELINE_MAX]; /* and their times, s */
+    /* and their profiles: share of the lap's burn at each mark, NaN if unseen */
+    double lap_prof[MD_FUEL_BASELINE_MAX][MD_FUEL_PROFILE_MARKS];
+    double mark_l[MD_FUEL_PROFILE_MARKS]; /* this lap's burn at each mark passed, else NaN */
     int nlaps, lap_head;
     int64_t cal_start_ns;   /* INT64_MIN: window not started */
     double cal_level0;      /* fuel level at the window's start */
@@ -224,7 +237,8 @@ int md_fuel_car_step(md_fuel_car_t *c, const md_fuel_coef_t *coef,
                      const md_fuel_car_opts_t *o, const md_fuel_sample_t *s);
 
 /* Doubles in a saved tracker. */
-#define MD_FUEL_CAR_NSTATE (27 + 2 * MD_FUEL_BASELINE_MAX)
+#define MD_FUEL_CAR_NSTATE                                                             \
+    (27 + 2 * MD_FUEL_BASELINE_MAX + MD_FUEL_PROFILE_MARKS * (MD_FUEL_BASELINE_MAX + 1))
 
 /* Copy the state to/from MD_FUEL_CAR_NSTATE doubles (checkpoints). */
 void md_fuel_car_save(const md_fuel_car_t *c, double *v);

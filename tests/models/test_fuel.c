@@ -261,6 +261,44 @@ Test(md_fuel, tracker_baseline_fuel_left_and_laps_left_on_the_simulator)
     sim_fini(&r);
 }
 
+/*
+ * A car the model knows badly (its law burns twice what the car does): the
+ * scale is learned after 20 s, in the middle of the first laps, and the
+ * bar must then read about 1.0 on laps like the baseline's, all along the
+ * lap, not "saving half" because the baseline mixes two scales or because
+ * burn is uneven along a lap.
+ */
+Test(md_fuel, the_bar_reads_one_on_steady_laps_after_a_mid_lap_calibration)
+{
+    simrun_t r;
+    sim_run(&r, 1, 200);
+    static md_fuel_sample_t s[13000];
+    size_t n = sim_samples(&r, "car/1", s, 13000);
+    md_fuel_coef_t c = sim_law();
+    c.beta[0] *= 2;
+    c.beta[1] *= 2;
+    md_fuel_coef_stamp(&c);
+    md_fuel_car_opts_t o = md_fuel_car_opts_default();
+    md_fuel_car_t t;
+    md_fuel_car_init(&t);
+    int laps = 0;
+    size_t checked = 0, near_one = 0;
+    for (size_t i = 0; i < n; i++) {
+        laps += (md_fuel_car_step(&t, &c, &o, &s[i]) & MD_FUEL_STEP_LAP_END) != 0;
+        /* Laps 3 to 5: the baseline still holds the laps of the calibration. */
+        if (laps >= 3 && laps <= 5 && isfinite(t.burn_ratio)) {
+            checked++;
+            near_one += t.burn_ratio > 0.94 && t.burn_ratio < 1.06;
+        }
+    }
+    cr_assert(t.calibrated);
+    cr_assert_float_eq(t.scale, 0.5, 0.01, "scale %g", t.scale);
+    cr_assert_gt(checked, 500);
+    cr_assert_geq((double)near_one / (double)checked, 0.8, "%zu of %zu samples near 1.0",
+                  near_one, checked);
+    sim_fini(&r);
+}
+
 /* ---- training and evaluation on iRacing data -------------------------------- */
 
 static char *slurp(const char *path)
