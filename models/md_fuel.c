@@ -546,8 +546,10 @@ void md_fuel_car_init(md_fuel_car_t *c)
     c->last_lap_l = NAN;
     c->baseline_lap_l = NAN;
     c->burn_ratio = NAN;
-    for (int k = 0; k < MD_FUEL_PROFILE_MARKS; k++)
+    for (int k = 0; k < MD_FUEL_PROFILE_MARKS; k++) {
         c->mark_l[k] = NAN;
+        c->base_share[k] = (double)(k + 1) / (MD_FUEL_PROFILE_MARKS + 1);
+    }
     for (int i = 0; i < MD_FUEL_BASELINE_MAX; i++)
         for (int k = 0; k < MD_FUEL_PROFILE_MARKS; k++)
             c->lap_prof[i][k] = NAN;
@@ -582,6 +584,8 @@ static int check_inputs(const md_fuel_car_t *c, const md_fuel_sample_t *s, doubl
     return MD_FUEL_OK;
 }
 
+static void update_base_share(md_fuel_car_t *c, const md_fuel_car_opts_t *o);
+
 static void close_lap(md_fuel_car_t *c, const md_fuel_car_opts_t *o, int64_t ts)
 {
     int keep = o->baseline_laps < 1 ? 1 : o->baseline_laps > MD_FUEL_BASELINE_MAX
@@ -602,6 +606,7 @@ static void close_lap(md_fuel_car_t *c, const md_fuel_car_opts_t *o, int64_t ts)
     for (int i = 0; i < n; i++)
         sum += c->lap_l[(c->lap_head + MD_FUEL_BASELINE_MAX - 1 - i) % MD_FUEL_BASELINE_MAX];
     c->baseline_lap_l = n ? sum / n : NAN;
+    update_base_share(c, o);
 }
 
 /* Forget the marks of the lap that starts now. */
@@ -612,38 +617,41 @@ static void clear_marks(md_fuel_car_t *c)
 }
 
 /*
- * The baseline's share of a lap's burn used by fraction frac of the lap:
- * straight lines through (0, 0), each mark's mean share over the baseline
- * laps that saw it ((k+1)/(marks+1) when none did) and (1, 1).
+ * The baseline's mean share of a lap's burn at each mark, over the
+ * baseline laps that saw it ((k+1)/(marks+1) when none did). Once a lap,
+ * so a sample costs only the interpolation.
  */
-static double baseline_share(const md_fuel_car_t *c, const md_fuel_car_opts_t *o, double frac)
+static void update_base_share(md_fuel_car_t *c, const md_fuel_car_opts_t *o)
 {
     int keep = o->baseline_laps < 1 ? 1 : o->baseline_laps > MD_FUEL_BASELINE_MAX
                                               ? MD_FUEL_BASELINE_MAX : o->baseline_laps;
     int n = c->nlaps < keep ? c->nlaps : keep;
-    const int m = MD_FUEL_PROFILE_MARKS;
-    double x0 = 0, y0 = 0;
-    for (int k = 0; k <= m; k++) {
-        double x1 = (double)(k + 1) / (m + 1), y1 = 1.0;
-        if (k < m) {
-            double sum = 0;
-            int seen = 0;
-            for (int i = 0; i < n; i++) {
-                double v = c->lap_prof[(c->lap_head + MD_FUEL_BASELINE_MAX - 1 - i) %
-                                       MD_FUEL_BASELINE_MAX][k];
-                if (!isnan(v)) {
-                    sum += v;
-                    seen++;
-                }
+    for (int k = 0; k < MD_FUEL_PROFILE_MARKS; k++) {
+        double sum = 0;
+        int seen = 0;
+        for (int i = 0; i < n; i++) {
+            double v = c->lap_prof[(c->lap_head + MD_FUEL_BASELINE_MAX - 1 - i) %
+                                   MD_FUEL_BASELINE_MAX][k];
+            if (!isnan(v)) {
+                sum += v;
+                seen++;
             }
-            y1 = seen ? sum / seen : x1;
         }
-        if (frac <= x1 || k == m)
-            return y0 + (y1 - y0) * (frac - x0) / (x1 - x0);
-        x0 = x1;
-        y0 = y1;
+        c->base_share[k] = seen ? sum / seen : (double)(k + 1) / (MD_FUEL_PROFILE_MARKS + 1);
     }
-    return frac;
+}
+
+/* The baseline's share of a lap's burn by fraction frac (0..1) of the lap:
+ * straight lines through (0, 0), the marks' shares and (1, 1). */
+static double baseline_share(const md_fuel_car_t *c, double frac)
+{
+    const int m = MD_FUEL_PROFILE_MARKS;
+    int k = (int)(frac * (m + 1)); /* the segment [k, k+1] / (m+1) holds frac */
+    if (k > m)
+        k = m;
+    double x0 = (double)k / (m + 1);
+    double y0 = k > 0 ? c->base_share[k - 1] : 0.0, y1 = k < m ? c->base_share[k] : 1.0;
+    return y0 + (y1 - y0) * (frac - x0) * (m + 1);
 }
 
 /* Mean time of the laps in the baseline, s (NaN without). */
@@ -766,16 +774,19 @@ int md_fuel_car_step(md_fuel_car_t *c, const md_fuel_coef_t *coef,
         frac = isfinite(s->lap_pct) ? s->lap_pct
                                     : (double)(s->ts_ns - c->lap_start_ns) / PW_NS_PER_S /
                                           baseline_lap_s(c, o);
-    for (int k = 0; k < MD_FUEL_PROFILE_MARKS && frac >= 0 && frac < 1; k++)
-        if (isnan(c->mark_l[k]) && frac >= (double)(k + 1) / (MD_FUEL_PROFILE_MARKS + 1))
+    if (frac > 0 && frac < 1) {
+        /* Marks passed since the last sample: from the newest back. */
+        for (int k = (int)(frac * (MD_FUEL_PROFILE_MARKS + 1)) - 1;
+             k >= 0 && isnan(c->mark_l[k]); k--)
             c->mark_l[k] = c->used_lap_l;
+    }
     /* The bar: this lap so far against the baseline at the same point. */
     c->burn_ratio = NAN;
     if (c->baseline_lap_l > 0) {
         if (flags & MD_FUEL_STEP_LAP_END) {
             c->burn_ratio = c->last_lap_l / c->baseline_lap_l;
         } else if (frac >= 0.05 && frac <= 1.5) {
-            double expect = c->baseline_lap_l * baseline_share(c, o, frac < 1 ? frac : 1.0);
+            double expect = c->baseline_lap_l * baseline_share(c, frac < 1 ? frac : 1.0);
             if (frac > 1)
                 expect *= frac; /* a lap longer than the baseline's: pro-rate past the end */
             if (expect > 0)
@@ -845,8 +856,10 @@ void md_fuel_car_save(const md_fuel_car_t *c, double *v)
     for (int i = 0; i < MD_FUEL_BASELINE_MAX; i++)
         for (int k = 0; k < MD_FUEL_PROFILE_MARKS; k++)
             *p++ = c->lap_prof[i][k];
-    for (int k = 0; k < MD_FUEL_PROFILE_MARKS; k++)
+    for (int k = 0; k < MD_FUEL_PROFILE_MARKS; k++) {
         *p++ = c->mark_l[k];
+        *p++ = c->base_share[k];
+    }
 }
 
 int md_fuel_car_load(md_fuel_car_t *c, const double *v)
@@ -888,8 +901,11 @@ int md_fuel_car_load(md_fuel_car_t *c, const double *v)
             shares_ok &= isnan(t.lap_prof[i][k]) || (t.lap_prof[i][k] >= 0 &&
                                                      t.lap_prof[i][k] <= 1.0 + 1e-9);
         }
-    for (int k = 0; k < MD_FUEL_PROFILE_MARKS; k++)
+    for (int k = 0; k < MD_FUEL_PROFILE_MARKS; k++) {
         t.mark_l[k] = *p++;
+        t.base_share[k] = *p++;
+        shares_ok &= t.base_share[k] >= 0 && t.base_share[k] <= 1.0 + 1e-9;
+    }
     if (!shares_ok)
         return -1;
     if (!(cal == 0 || cal == 1) || !(deg >= 0 && deg < MD_FUEL_DEGRADED_COUNT) ||

@@ -214,6 +214,7 @@ typedef struct md_fuel_car {
     /* and their profiles: share of the lap's burn at each mark, NaN if unseen */
     double lap_prof[MD_FUEL_BASELINE_MAX][MD_FUEL_PROFILE_MARKS];
     double mark_l[MD_FUEL_PROFILE_MARKS]; /* this lap's burn at each mark passed, else NaN */
+    double base_share[MD_FUEL_PROFILE_MARKS]; /* the baseline's mean share at each mark */
     int nlaps, lap_head;
     int64_t cal_start_ns;   /* INT64_MIN: window not started */
     double cal_level0;      /* fuel level at the window's start */
@@ -238,7 +239,7 @@ int md_fuel_car_step(md_fuel_car_t *c, const md_fuel_coef_t *coef,
 
 /* Doubles in a saved tracker. */
 #define MD_FUEL_CAR_NSTATE                                                             \
-    (27 + 2 * MD_FUEL_BASELINE_MAX + MD_FUEL_PROFILE_MARKS * (MD_FUEL_BASELINE_MAX + 1))
+    (27 + 2 * MD_FUEL_BASELINE_MAX + MD_FUEL_PROFILE_MARKS * (MD_FUEL_BASELINE_MAX + 2))
 
 /* Copy the state to/from MD_FUEL_CAR_NSTATE doubles (checkpoints). */
 void md_fuel_car_save(const md_fuel_car_t *c, double *v);
