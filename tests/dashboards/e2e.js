@@ -207,7 +207,9 @@ async function main() {
   const back = await Promise.all([waitLive(pr.page, "#conn", 30000), waitLive(ov.page, "body", 30000)]).then(() => true, () => false);
   summary.reconnect = { saw_down: down, live_again: back, after_s: +((Date.now() - t1) / 1000).toFixed(1) };
   log("reconnect:", JSON.stringify(summary.reconnect));
-  await changes(pr.page, pr.rec, () => Array.from(document.querySelectorAll(".pl")).map((g) => g.style.transform).join(";"), 8000);
+  /* The players stand still while the teams are set before the snap (the
+     simulator's play clock: 8 s or more), so allow for a whole presnap. */
+  await changes(pr.page, pr.rec, () => Array.from(document.querySelectorAll(".pl")).map((g) => g.style.transform).join(";"), 25000);
   const seen = await Promise.all([
     pr.page.waitForSelector("#banner.on", { timeout: 40000 }).then(() => secs(), () => null),
     ov.page.waitForSelector("#bug.in", { timeout: 40000 }).then(() => secs(), () => null),
