@@ -55,15 +55,7 @@ static int hk_check(const void *conf, const pl_port_type_t *in, int nin, pl_port
                     pw_err_t *err)
 {
     (void)conf;
-    if (nin != 1)
-        return pw_err_set(err, PW_ECONF, "hockey_events: takes 1 input, not %d", nin);
-    if (in[0].kind != PL_FRAMES)
-        return pw_err_set(err, PW_ECONF,
-                          "hockey_events: input 1 carries %s; hockey_events takes frames",
-                          in[0].kind == PL_POINTS ? "points" : "results");
-    out[0].kind = PL_RESULTS;
-    out[0].keyed = false;
-    return 0;
+    return pl_plays_check_frames("hockey_events", in, nin, out, err);
 }
 
 static void hk_close(pl_op_t *op)

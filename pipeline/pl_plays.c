@@ -127,6 +127,19 @@ bool pl_plays_ended(const pl_plays_t *t, size_t k, int64_t flush_ns, int64_t wat
            (last_ns <= INT64_MAX - flush_ns && last_ns + flush_ns <= watermark_ns);
 }
 
+int pl_plays_check_frames(const char *op, const pl_port_type_t *in, int nin,
+                          pl_port_type_t *out, pw_err_t *err)
+{
+    if (nin != 1)
+        return pw_err_set(err, PW_ECONF, "%s: takes 1 input, not %d", op, nin);
+    if (in[0].kind != PL_FRAMES)
+        return pw_err_set(err, PW_ECONF, "%s: input 1 carries %s; %s takes frames", op,
+                          in[0].kind == PL_POINTS ? "points" : "results", op);
+    out[0].kind = PL_RESULTS;
+    out[0].keyed = false;
+    return 0;
+}
+
 const char *pl_plays_entity_name(const pl_ctx_t *ctx, uint32_t e)
 {
     const char *n = ctx->names && ctx->names->entities ? pw_intern_name(ctx->names->entities, e)

@@ -92,6 +92,13 @@ uint32_t pl_plays_count(const pl_plays_t *t);
  */
 bool pl_plays_ended(const pl_plays_t *t, size_t k, int64_t flush_ns, int64_t watermark_ns);
 
+/*
+ * The graph check of a per-play operator called op: one input of frames,
+ * one output of results (not keyed). 0, or PW_ECONF naming op and why.
+ */
+int pl_plays_check_frames(const char *op, const pl_port_type_t *in, int nin,
+                          pl_port_type_t *out, pw_err_t *err);
+
 /* The name of entity e for a result, "?" when unknown. Borrowed from ctx. */
 const char *pl_plays_entity_name(const pl_ctx_t *ctx, uint32_t e);
 
