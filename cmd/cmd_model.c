@@ -4,6 +4,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +13,18 @@
 #include "cmd/cmd.h"
 #include "models/md_model.h"
 
-/* Files of path: itself, or the regular files of a folder in name order. */
+/* Whether a file in a data folder is its documentation (SOURCE.txt, README.md), not data. */
+static bool is_doc(const char *name)
+{
+    size_t n = strlen(name);
+    return !strncmp(name, "README", 6) || !strncmp(name, "LICENSE", 7) ||
+           (n > 4 && (!strcmp(name + n - 4, ".txt") || !strcmp(name + n - 3, ".md")));
+}
+
+/*
+ * Files of path: itself, or the regular files of a folder in name order,
+ * leaving out hidden files and documentation (is_doc).
+ */
 static int expand(const char *path, char ***out, size_t *n)
 {
     struct stat st;
@@ -34,7 +46,8 @@ static int expand(const char *path, char ***out, size_t *n)
     for (int i = 0; i < k; i++) {
         char full[4096];
         snprintf(full, sizeof full, "%s/%s", path, ents[i]->d_name);
-        if (files && ents[i]->d_name[0] != '.' && stat(full, &st) == 0 && S_ISREG(st.st_mode))
+        if (files && ents[i]->d_name[0] != '.' && !is_doc(ents[i]->d_name) &&
+            stat(full, &st) == 0 && S_ISREG(st.st_mode))
             files[m++] = strdup(full);
         free(ents[i]);
     }

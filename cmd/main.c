@@ -69,14 +69,19 @@ static const cmd_t commands[] = {
      "folder) with the code the live operator runs, fits them with GSL and\n"
      "writes the model file (default conf/models/<model>.json). The same data\n"
      "gives the same file. Each model says which files it trains on\n"
-     "(docs/models-<model>.md): NGS plays of games whose id is divisible by 5\n"
-     "are kept aside for eval.\n", cmd_train_main, NULL},
+     "(docs/models-<model>.md): NGS plays of games whose id is divisible by 5,\n"
+     "and sack plays with an even playId, are kept aside for eval.\n"
+     "PITWALL_SPLIT=all fits every file. A folder's README*, LICENSE*, *.txt\n"
+     "and *.md files are its documentation and are skipped.\n", cmd_train_main, NULL},
     {"eval", "print a model's metrics on data it was not fitted on",
      "usage: pitwall eval --model fuel|pressure|events|hockey --data PATH [--file MODEL.json] [--json]\n"
      "Replays PATH through the model (default conf/models/<model>.json) and\n"
      "prints its metrics; --json prints one object: fuel cum_burn_error_pct,\n"
      "flow_r2; pressure auc, sacks, sacks_alerted, min_sack_lead_s,\n"
-     "false_alerts_per_10_clean; events f1, precision, recall by event type.\n",
+     "false_alerts_per_10_clean; events f1, precision, recall by event type.\n"
+     "pressure and events score every play of PATH the model file does not\n"
+     "list among its training files (PITWALL_SPLIT=all: every play;\n"
+     "PITWALL_SPLIT=train: only those, in sample).\n",
      cmd_eval_main, NULL},
     {"recap", "ranked key moments of a session, with in/out times",
      "usage: pitwall recap --store DIR --session ID [--duration 120] [--json]\n", NULL,

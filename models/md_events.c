@@ -16,6 +16,7 @@
 #include "ingest/ing_format.h"
 #include "models/md_file.h"
 #include "models/md_logit.h"
+#include "models/md_split.h"
 
 #define NS_PER_S 1e9
 #define MAX_FILE_BYTES ((size_t)256 << 20)
@@ -105,22 +106,6 @@ int md_events_labels_resolve(pw_intern_t *labels, bool add, md_events_labels_t *
     return 0;
 }
 
-int md_events_is_validation(const char *path)
-{
-    const char *base = strrchr(path, '/');
-    base = base ? base + 1 : path;
-    const char *p = strchr(base, '_');
-    p = p ? strchr(p + 1, '_') : NULL;
-    if (p == NULL)
-        return -1;
-    char *end;
-    errno = 0;
-    unsigned long long g = strtoull(p + 1, &end, 10);
-    if (errno || end == p + 1 || *end != '_')
-        return -1;
-    return g % 5 == 0;
-}
-
 /* Whether frame summary fr carries the label of type t. */
 static bool fr_has(const md_events_frame_t *fr, const md_events_labels_t *L, int t)
 {
@@ -149,6 +134,65 @@ void md_events_play_init(md_events_play_t *p, uint64_t session)
 static double clampd(double v, double lo, double hi)
 {
     return v < lo ? lo : v > hi ? hi : v;
+}
+
+/*
+ * The quarterback's part of a frame summary. Before the snap: who would be
+ * the QB (t1: the nearest player's team, e1: the nearest player, the
+ * centre; dir: toward the other team). After it: the QB's distance to the
+ * nearest defender, his depth behind the line and his distance to the ball.
+ */
+static void summarise_qb(const md_events_play_t *p, const pw_frames_t *f, size_t o0, size_t o1,
+                         uint8_t t1, uint32_t e1, float dir, md_events_frame_t *fr)
+{
+    fr->qb_dd = 99.0f;
+    if (!p->done[MD_EV_SNAP]) {
+        float best1 = 1e9f, best25 = 1e9f;
+        uint32_t q1 = 0, q25 = 0;
+        for (size_t o = o0; o < o1; o++) {
+            if (f->team[o] != t1 || f->entity[o] == e1 || !isfinite(f->x[o]) ||
+                !isfinite(f->y[o]))
+                continue;
+            float behind = (p->bx - f->x[o]) * dir, side = fabsf(f->y[o] - p->by);
+            if (behind < 0.5f || behind > 9.0f || side > 2.5f)
+                continue;
+            float d = hypotf(f->x[o] - p->bx, f->y[o] - p->by);
+            if (side <= 1.0f && d < best1) {
+                best1 = d;
+                q1 = f->entity[o];
+            }
+            if (d < best25) {
+                best25 = d;
+                q25 = f->entity[o];
+            }
+        }
+        fr->qb_cand = q1 ? q1 : q25;
+        return;
+    }
+    if (p->qb == 0)
+        return;
+    float qx = NAN, qy = NAN;
+    for (size_t o = o0; o < o1; o++)
+        if (f->entity[o] == p->qb && f->team[o] == p->offense) {
+            qx = f->x[o];
+            qy = f->y[o];
+            break;
+        }
+    if (!isfinite(qx) || !isfinite(qy))
+        return;
+    float dd = 99.0f;
+    for (size_t o = o0; o < o1; o++) {
+        uint8_t tm = f->team[o];
+        if ((tm != PW_TEAM_HOME && tm != PW_TEAM_AWAY) || tm == p->offense ||
+            !isfinite(f->x[o]) || !isfinite(f->y[o]))
+            continue;
+        float d = hypotf(f->x[o] - qx, f->y[o] - qy);
+        if (d < dd)
+            dd = d;
+    }
+    fr->qb_dd = dd;
+    fr->qb_depth = (p->los_x - qx) * p->dirx;
+    fr->qb_ball = hypotf(p->bx - qx, p->by - qy);
 }
 
 /* Summarise frame i of f into fr (the play's ball is held when missing). */
@@ -262,7 +306,27 @@ static void summarise(md_events_play_t *p, const pw_frames_t *f, size_t i,
                    p->by >= MD_EVENTS_HASH_Y_MIN && p->by <= MD_EVENTS_HASH_Y_MAX;
     fr->ndef = (float)(ndef < 5 ? ndef : 5);
     fr->ndef3 = (float)(ndef3 < 8 ? ndef3 : 8);
-    fr->off_x = noff ? offx / (float)noff : p->bx;
+    /*
+     * The attack direction at the snap: toward the other team. Both teams'
+     * means, not the ball against the offense's mean: in a spread
+     * formation the offense's mean can be within a yard of the ball, and
+     * the ball moves back as it is snapped.
+     */
+    float offm = noff ? offx / (float)noff : p->bx;
+    fr->team_dx = ndefx && noff ? defx / (float)ndefx - offm : p->bx - offm;
+    float dir = fr->team_dx >= 0 ? 1.0f : -1.0f, back = 0.0f, deep = 0.0f;
+    for (size_t o = o0; o < o1; o++) {
+        uint8_t tm = f->team[o];
+        if ((tm != PW_TEAM_HOME && tm != PW_TEAM_AWAY) || !isfinite(f->x[o]))
+            continue;
+        float ahead = (f->x[o] - p->bx) * dir;
+        if (tm == t1 && -ahead > back)
+            back = -ahead;
+        else if (tm != t1 && ahead > deep)
+            deep = ahead;
+    }
+    fr->kick_formation = back >= MD_EVENTS_KICK_BACK_YD && deep >= MD_EVENTS_KICK_DEEP_YD;
+    summarise_qb(p, f, o0, o1, t1, e1, dir, fr);
 }
 
 /* Frame c+k of the ring, clamped to the frames pushed. */
@@ -357,17 +421,19 @@ static void gates(const md_events_play_t *p, const md_events_frame_t *f0, bool *
     g[MD_EV_SNAP] = !snapped && (!p->next || (p->lined_ns != INT64_MIN &&
                                               f0->ts_ns - p->lined_ns <= MD_EVENTS_LINED_GRACE_NS));
     /* Not closed by a tackle or sack: one false end would hide the pass. */
-    g[MD_EV_PASS] = snapped && !d[MD_EV_PASS];
+    g[MD_EV_PASS] = snapped && !d[MD_EV_PASS] && !p->kick;
     g[MD_EV_ARRIVED] = d[MD_EV_PASS] && !d[MD_EV_ARRIVED];
     g[MD_EV_HANDOFF] = snapped && !d[MD_EV_HANDOFF] && !d[MD_EV_PASS] &&
                        since < HANDOFF_WINDOW_S;
     /*
-     * A hit behind the line before a pass or handoff is a sack (scored
-     * with the tackle coefficients when too few sacks were seen to fit
-     * them, see events_train), not a first contact.
+     * A hit on the quarterback behind the line, ball in hand, before a
+     * pass, is a sack (scored by sack_score), not a first contact. A
+     * handoff takes the ball from him; a fake one does not.
      */
-    bool behind = snapped && ((double)f0->bx - p->los_x) * p->dirx < 0;
-    g[MD_EV_SACK] = snapped && !d[MD_EV_PASS] && !d[MD_EV_HANDOFF] && !over && behind;
+    g[MD_EV_SACK] = snapped && !d[MD_EV_PASS] && !over && p->qb && f0->qb_dd < 99.0f &&
+                    f0->qb_depth >= MD_EVENTS_SACK_DEPTH_YD &&
+                    f0->qb_ball <= MD_EVENTS_SACK_BALL_YD &&
+                    f0->ts_ns - p->at_ns[MD_EV_SNAP] <= MD_EVENTS_SACK_MAX_NS;
     g[MD_EV_CONTACT] = snapped && !d[MD_EV_CONTACT] && !in_air && !over && !g[MD_EV_SACK];
     g[MD_EV_TACKLE] = snapped && !in_air && !over;
     g[MD_EV_OOB] = snapped && !in_air && !over;
@@ -391,7 +457,9 @@ static void mark(md_events_play_t *p, int t, const md_events_frame_t *fr)
         p->next = false;
         p->offense = fr->near_team;
         p->los_x = fr->bx;
-        p->dirx = fr->bx >= fr->off_x ? 1.0f : -1.0f;
+        p->dirx = fr->team_dx >= 0 ? 1.0f : -1.0f;
+        p->kick = fr->kick_formation;
+        p->qb = fr->qb_cand;
     }
 }
 
@@ -483,8 +551,16 @@ static int next_play(md_events_play_t *p, const md_events_model_t *m, md_events_
     p->offense = PW_TEAM_UNKNOWN;
     p->los_x = 0;
     p->dirx = 1.0f;
+    p->kick = false;
+    p->qb = 0;
     p->next = true;
     return n;
+}
+
+/* A sack's score: how close the nearest defender is to the QB (md_events.h). */
+static double sack_score(const md_events_frame_t *f0)
+{
+    return clampd(1.0 - f0->qb_dd / MD_EVENTS_SACK_REACH_YD, 0.0, 1.0);
 }
 
 /* Score frame p->c (its look-ahead is in the ring, or the play has ended). */
@@ -507,7 +583,9 @@ static int score(md_events_play_t *p, const md_events_model_t *m, const md_event
         md_events_peak_t *pk = &p->peak[t];
         if (!g[t] && !pk->active)
             continue;
-        double pr = g[t] ? md_events_predict(m, t, x) : 0.0;
+        double pr = !g[t]              ? 0.0
+                    : t == MD_EV_SACK ? sack_score(f0)
+                                      : md_events_predict(m, t, x);
         if (!pk->active) {
             if (pr >= m->threshold[t]) {
                 pk->active = true;
@@ -733,19 +811,13 @@ static void plays_fini(plays_t *ps)
     pw_intern_destroy(ps->ch);
 }
 
-/* Which files a run uses: want 0 train, 1 validation; PITWALL_SPLIT overrides. */
-static bool use_file(const char *path, int want)
-{
-    const char *s = getenv("PITWALL_SPLIT");
-    if (s && !strcmp(s, "all"))
-        return true;
-    if (s && !strcmp(s, "train"))
-        want = 0;
-    return md_events_is_validation(path) == want;
-}
-
-/* Decode the selected files, one play each (in the order given). */
-static int plays_load(plays_t *ps, const char *const *paths, size_t n, int want, pw_err_t *err)
+/*
+ * Decode the files a run uses, one play each (in the order given): with
+ * seen NULL the training plays (md_split_train_uses), else the files eval
+ * scores (md_split_eval_uses). *given (may be NULL) counts the files.
+ */
+static int plays_load(plays_t *ps, const char *const *paths, size_t n,
+                      const md_split_seen_t *seen, pw_err_t *err)
 {
     memset(ps, 0, sizeof *ps);
     if (pw_intern_create(1 << 16, &ps->ent) || pw_intern_create(4096, &ps->lab) ||
@@ -756,7 +828,7 @@ static int plays_load(plays_t *ps, const char *const *paths, size_t n, int want,
         return pw_err_set(err, rc, "events: labels: %s", pw_strerror(rc));
     ing_names_t names = {.channels = ps->ch, .entities = ps->ent, .labels = ps->lab};
     for (size_t k = 0; k < n; k++) {
-        if (!use_file(paths[k], want))
+        if (seen ? !md_split_eval_uses(seen, paths[k]) : !md_split_is_play(paths[k]))
             continue;
         if (ps->n == ps->cap) {
             size_t cap = ps->cap ? ps->cap * 2 : 64;
@@ -792,6 +864,13 @@ static int plays_load(plays_t *ps, const char *const *paths, size_t n, int want,
             return rc;
         if (rc > 0)
             return pw_err_set(err, rc, "%.400s: %s", paths[k], pw_strerror(rc));
+        bool sack = md_split_has_label(&ps->fr[ps->n - 1], ps->L.id[MD_EV_SACK],
+                                       ps->L.strip_sack);
+        if (seen == NULL && !md_split_train_uses(paths[k], sack)) {
+            ps->n--;
+            pw_frames_fini(&ps->fr[ps->n]);
+            free(ps->name[ps->n]);
+        }
     }
     return 0;
 }
@@ -965,6 +1044,9 @@ static int cmp_i64(const void *a, const void *b)
  * frame (100 ms): the peak of a score can sit a frame or two from the
  * label, consistently.
  */
+/* Detections near a label a type needs before its time offset is fitted (else 0). */
+#define MIN_OFFSET_SAMPLES 5
+
 static int fit_offsets(const plays_t *ps, md_events_model_t *m, pw_err_t *err)
 {
     memset(m->offset_ns, 0, sizeof m->offset_ns);
@@ -999,8 +1081,8 @@ static int fit_offsets(const plays_t *ps, md_events_model_t *m, pw_err_t *err)
             if (llabs(best) <= INT64_C(1000000000))
                 dt[n++] = best;
         }
-        if (n == 0)
-            continue;
+        if (n < MIN_OFFSET_SAMPLES)
+            continue; /* one odd label would shift every event of the type */
         qsort(dt, n, sizeof *dt, cmp_i64);
         int64_t med = dt[n / 2];
         m->offset_ns[t] = (int64_t)llround((double)med / 1e8) * INT64_C(100000000);
@@ -1127,7 +1209,6 @@ static json_t *real(double v)
     return isfinite(v) ? json_real(v) : json_null();
 }
 
-#define MIN_SACKS 10 /* labelled sack frames needed to fit sacks on their own */
 #define NTH 17 /* thresholds tried: 0.10, 0.15, ..., 0.90 */
 
 static int events_train(const char *const *paths, size_t n, const char *out_path, FILE *report,
@@ -1141,7 +1222,7 @@ static int events_train(const char *const *paths, size_t n, const char *out_path
     memset(&m, 0, sizeof m);
     fitstat_t fs[NT];
     memset(fs, 0, sizeof fs);
-    int rc = plays_load(&ps, paths, n, 0, err);
+    int rc = plays_load(&ps, paths, n, NULL, err);
     if (rc)
         goto done;
     if (ps.n == 0) {
@@ -1161,28 +1242,18 @@ static int events_train(const char *const *paths, size_t n, const char *out_path
         }
     }
     /*
-     * Sacks are rare (one in the training split): with fewer than
-     * MIN_SACKS labelled frames the sack type takes the tackle
-     * coefficients, and its gate (behind the line, before a pass or
-     * handoff) makes it a sack.
+     * Sacks are too rare to fit (7 in all the NGS plays): qb_sack is scored
+     * by sack_score, from the QB; its coefficients stay zero and only its
+     * threshold (the QB's distance to the defender) and offset are fitted.
      */
-    bool sack_derived = false;
     for (int t = 0; t < NT; t++) {
         if (t == MD_EV_SACK) {
-            size_t npos = 0;
+            for (int k = 0; k < NF; k++)
+                m.std[t][k] = 1.0;
             for (size_t i = 0; i < rows.n; i++)
-                npos += (rows.gate[i] & rows.y[i] & (1u << t)) != 0;
-            if (npos < MIN_SACKS) {
-                sack_derived = true;
-                memcpy(m.mean[t], m.mean[MD_EV_TACKLE], sizeof m.mean[t]);
-                memcpy(m.std[t], m.std[MD_EV_TACKLE], sizeof m.std[t]);
-                memcpy(m.w[t], m.w[MD_EV_TACKLE], sizeof m.w[t]);
-                m.bias[t] = m.bias[MD_EV_TACKLE];
-                fs[t] = fs[MD_EV_TACKLE];
-                fs[t].pos = npos;
-                m.threshold[t] = 0.5;
-                continue;
-            }
+                fs[t].pos += (rows.gate[i] & rows.y[i] & (1u << t)) != 0;
+            m.threshold[t] = 0.5;
+            continue;
         }
         rc = fit_type(&rows, t, &m, &fs[t], err);
         if (rc)
@@ -1226,10 +1297,7 @@ static int events_train(const char *const *paths, size_t n, const char *out_path
     for (size_t k = 0; k < ps.n; k++)
         json_array_append_new(files, json_string(ps.name[k]));
     json_t *tr = json_object();
-    const char *sp = getenv("PITWALL_SPLIT");
-    json_object_set_new(tr, "split", json_string(sp && !strcmp(sp, "all")
-                                                     ? "all files"
-                                                     : "train: gameId % 5 != 0"));
+    json_object_set_new(tr, "split", json_string(md_split_train_desc()));
     json_object_set_new(tr, "files", files);
     json_object_set_new(tr, "plays", json_integer((json_int_t)ps.n));
     json_object_set_new(tr, "frames", json_integer((json_int_t)frames));
@@ -1258,15 +1326,15 @@ static int events_train(const char *const *paths, size_t n, const char *out_path
     }
     json_object_set_new(fo, "types", per);
     json_object_set_new(fo, "qb_sack_coefficients",
-                        json_string(sack_derived ? "tackle's (too few training sacks)"
-                                                 : "fitted"));
+                        json_string("none: scored from the quarterback, 1 - (QB to the nearest "
+                                    "defender) / 2 yd; threshold and offset fitted"));
     json_object_set_new(root, "fit", fo);
     rc = md_file_write(root, out_path, err);
     if (rc)
         goto done;
     if (report) {
-        fprintf(report, "events: %zu training plays (gameId %% 5 != 0), %zu frames, %zu rows\n",
-                ps.n, frames, rows.n);
+        fprintf(report, "events: %zu training plays (%s), %zu frames, %zu rows\n", ps.n,
+                md_split_train_desc(), frames, rows.n);
         for (int t = 0; t < NT; t++)
             fprintf(report, "  %-14s rows %6zu pos %4zu thr %.2f  train P %.3f R %.3f F1 %.3f\n",
                     md_events_type_names[t], fs[t].rows, fs[t].pos, m.threshold[t],
@@ -1288,23 +1356,24 @@ static int events_eval(const char *model_path, const char *const *paths, size_t 
     md_events_model_t *m = md_events_model_load(model_path, err);
     if (m == NULL)
         return err->code ? err->code : PW_ECORRUPT;
-    plays_t ps;
+    plays_t ps = {0};
     counts_t c;
-    int rc = plays_load(&ps, paths, n, 1, err);
+    md_split_seen_t seen;
+    int rc = md_split_seen_load(model_path, &seen, err);
+    if (rc == 0)
+        rc = plays_load(&ps, paths, n, &seen, err);
+    md_split_seen_fini(&seen);
     if (rc)
         goto done;
     if (ps.n == 0) {
-        rc = pw_err_set(err, PW_EARG, "events: none of the %zu files is a validation play "
-                        "(gameId %% 5 == 0); set PITWALL_SPLIT=all to evaluate them all", n);
+        rc = pw_err_set(err, PW_EARG, "events: the model was fitted on every one of the %zu "
+                        "files; set PITWALL_SPLIT=all to score them anyway (in sample)", n);
         goto done;
     }
     rc = run_live(&ps, m, &c, err);
     if (rc)
         goto done;
-    const char *sp = getenv("PITWALL_SPLIT");
-    const char *split = sp && !strcmp(sp, "all")     ? "all files"
-                        : sp && !strcmp(sp, "train") ? "training plays (gameId % 5 != 0)"
-                                                     : "validation plays (gameId % 5 == 0)";
+    const char *split = md_split_eval_desc();
     if (json) {
         json_t *o = json_object(), *jf = json_object(), *jp = json_object(),
                *jr = json_object(), *js = json_object(), *jd = json_object();

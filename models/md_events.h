@@ -26,11 +26,9 @@
  * per-frame path. Training uses the frames' labels for the state machine
  * (teacher forcing); eval and the operator use the detected events.
  *
- * Data split (shared with the other football models): a play file named
- * <season>_<team>_<gameId>_<playId>.tsv.gz is a validation play when
- * gameId % 5 == 0. train skips validation plays, eval uses only them; the
- * environment variable PITWALL_SPLIT=all makes both use every file given,
- * PITWALL_SPLIT=train makes eval use the training plays.
+ * Data split: models/md_split.h (shared with the pressure model): train
+ * fits the training plays, eval scores the files the model was not fitted
+ * on.
  *
  * Threads: md_events_push touches only its play state and output; a
  * loaded model is read-only and may be shared.
@@ -97,6 +95,32 @@ enum md_events_type {
 #define MD_EVENTS_ONSIDE_YD 0.5f
 #define MD_EVENTS_HASH_Y_MIN 22.5f
 #define MD_EVENTS_HASH_Y_MAX 30.8f
+/*
+ * A kick formation at the snap (a punt): a player of the snapping team at
+ * least MD_EVENTS_KICK_BACK_YD behind the ball (the punter, 13.5-14.6 yd
+ * in the NGS punts; passers at most 9 yd but for two trick plays) and an
+ * opponent at least MD_EVENTS_KICK_DEEP_YD beyond it (the returner, 43+
+ * yd; a Hail Mary's deep safety stands as deep, but its passer is not 12
+ * yd back). The kick is not a forward pass. Checked on the NGS plays,
+ * not fitted.
+ */
+#define MD_EVENTS_KICK_BACK_YD 12.0f
+/*
+ * Sacks are scored from the quarterback, not fitted coefficients (the NGS
+ * plays hold 7 sacks, too few to fit a classifier): the QB is found at the
+ * snap as in the pressure model (the snapping team's player nearest the
+ * ball 0.5-9 yd behind it, within 1 yd sideways, else 2.5 yd, not the
+ * centre); a sack may happen while he is MD_EVENTS_SACK_DEPTH_YD or more
+ * behind the line with the ball within MD_EVENTS_SACK_BALL_YD of him,
+ * before a pass and within MD_EVENTS_SACK_MAX_NS of the snap. Its score is
+ * 1 - (QB to the nearest defender) / MD_EVENTS_SACK_REACH_YD, in [0, 1];
+ * training fits its threshold (so the distance) and time offset.
+ */
+#define MD_EVENTS_SACK_DEPTH_YD 1.0f
+#define MD_EVENTS_SACK_BALL_YD 2.0f
+#define MD_EVENTS_SACK_MAX_NS INT64_C(8000000000)
+#define MD_EVENTS_SACK_REACH_YD 2.0f
+#define MD_EVENTS_KICK_DEEP_YD 35.0f
 
 extern const md_model_def_t md_events_def;
 
@@ -144,10 +168,16 @@ typedef struct md_events_frame {
     float mean_speed;       /* mean speed of the players, yd/s */
     float ndef;             /* defenders within 1.5 yd of the ball */
     float ndef3;            /* defenders within 3 yd of the ball */
-    float off_x;            /* mean x of the nearest player's team (the offense at the snap) */
+    float team_dx;          /* the other team's mean x minus the nearest player's team's
+                               (at the snap: the attack direction's sign) */
     uint8_t near_team;      /* team of the nearest player */
     bool degraded;          /* ball missing/NaN or fewer than 2 valid players */
     bool lined_up;          /* the teams are on either side of the ball (a snap formation) */
+    bool kick_formation;    /* a punter and a returner deep (MD_EVENTS_KICK_*) */
+    uint32_t qb_cand;       /* before the snap: who would be the QB (0 = nobody) */
+    float qb_dd;            /* after the snap: the QB to the nearest defender, yd (99: no QB) */
+    float qb_depth;         /* the QB behind the line of scrimmage, yd */
+    float qb_ball;          /* the QB to the ball, yd */
     uint32_t near[MD_EVENTS_PLAYERS];
     uint32_t label[PW_FRAME_LABELS];
 } md_events_frame_t;
@@ -192,6 +222,8 @@ typedef struct md_events_play {
     uint8_t offense;        /* team of the ball carrier at the snap */
     float los_x;            /* ball x at the snap */
     float dirx;             /* +1 or -1: the offense attacks toward dirx */
+    bool kick;              /* snapped from a kick formation: no forward pass */
+    uint32_t qb;            /* the quarterback found at the snap; 0 = none */
     md_events_peak_t peak[MD_EVENTS_NT];
     /* Last good ball, held when the ball is missing. */
     bool have_ball;
@@ -234,8 +266,5 @@ int md_events_flush(md_events_play_t *p, const md_events_model_t *m,
 
 /* Probability of type t for raw features. */
 double md_events_predict(const md_events_model_t *m, int t, const double *feat);
-
-/* Whether path is a validation play (gameId % 5 == 0); -1 if the name differs. */
-int md_events_is_validation(const char *path);
 
 #endif

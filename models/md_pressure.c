@@ -15,6 +15,7 @@
 #include "ingest/ing_format.h"
 #include "models/md_file.h"
 #include "models/md_logit.h"
+#include "models/md_split.h"
 
 #define DEG2RAD (3.14159265358979323846 / 180.0)
 #define NS_PER_S 1e9
@@ -73,23 +74,6 @@ int md_pressure_labels_resolve(pw_intern_t *labels, bool add, md_pressure_labels
         *ids[k] = rc ? 0 : id;
     }
     return 0;
-}
-
-int md_pressure_is_validation(const char *path)
-{
-    const char *base = strrchr(path, '/');
-    base = base ? base + 1 : path;
-    /* <season>_<team>_<gameId>_<playId>.tsv.gz */
-    const char *p = strchr(base, '_');
-    p = p ? strchr(p + 1, '_') : NULL;
-    if (p == NULL)
-        return -1;
-    char *end;
-    errno = 0;
-    unsigned long long g = strtoull(p + 1, &end, 10);
-    if (errno || end == p + 1 || *end != '_')
-        return -1;
-    return g % 5 == 0;
 }
 
 /* ---- per-frame path ------------------------------------------------------ */
@@ -728,15 +712,6 @@ static int run_play(const pw_frames_t *f, const md_pressure_model_t *m, double t
     return 0;
 }
 
-/* Which files a run uses: train (0) or validation (1); PITWALL_SPLIT=all: every file. */
-static bool use_file(const char *path, int want)
-{
-    const char *s = getenv("PITWALL_SPLIT");
-    if (s && !strcmp(s, "all"))
-        return true;
-    return md_pressure_is_validation(path) == want;
-}
-
 /* Decode one file into pd->fr (cleared first). */
 static int load_play(const char *path, ing_names_t *names, play_data_t *pd, pw_err_t *err)
 {
@@ -840,18 +815,20 @@ static int env_init(run_env_t *e, pw_err_t *err)
 }
 
 /*
- * Run the selected files (want: 0 train, 1 validation) through the model,
- * appending rows and tallying outcomes. used (may be NULL) gets the
- * basenames of the files used, as a JSON array.
+ * Run the files a pass uses through the model, appending rows and
+ * tallying outcomes: with seen NULL the training plays
+ * (md_split_train_uses), else the files eval scores (md_split_eval_uses).
+ * used (may be NULL) gets the basenames of the files used, as a JSON array.
  */
-static int run_files(run_env_t *e, const char *const *paths, size_t n, int want,
+static int run_files(run_env_t *e, const char *const *paths, size_t n,
+                     const md_split_seen_t *seen,
                      const md_pressure_model_t *m, double threshold, rows_t *rows, tally_t *t,
                      json_t *used, pw_err_t *err)
 {
     memset(t, 0, sizeof *t);
     t->min_lead_s = INFINITY;
     for (size_t k = 0; k < n; k++) {
-        if (!use_file(paths[k], want))
+        if (seen ? !md_split_eval_uses(seen, paths[k]) : !md_split_is_play(paths[k]))
             continue;
         int fold = game_fold(paths[k]);
         if ((e->fold_only >= 0 && fold != e->fold_only) || fold == e->fold_skip)
@@ -859,6 +836,9 @@ static int run_files(run_env_t *e, const char *const *paths, size_t n, int want,
         int rc = load_play(paths[k], &e->names, &e->pd, err);
         if (rc)
             return rc;
+        bool sack = md_split_has_label(&e->pd.fr, e->L.sack, e->L.strip_sack);
+        if (seen == NULL && !md_split_train_uses(paths[k], sack))
+            continue;
         t->files++;
         if (used) {
             const char *b = strrchr(paths[k], '/');
@@ -1144,7 +1124,7 @@ static int cross_validate(run_env_t *e, const char *const *paths, size_t n, cons
             goto done;
         e->fold_only = k;
         e->cv = &cv;
-        rc = run_files(e, paths, n, 0, &mk, 1.0, NULL, &t, NULL, err);
+        rc = run_files(e, paths, n, NULL, &mk, 1.0, NULL, &t, NULL, err);
         e->fold_only = -1;
         e->cv = NULL;
         if (rc)
@@ -1184,7 +1164,7 @@ static int pressure_train(const char *const *paths, size_t n, const char *out_pa
     json_t *files = json_array(), *root = NULL;
     tally_t t;
     md_pressure_model_t m = {0};
-    rc = run_files(&e, paths, n, 0, NULL, 1.0, &rows, &t, files, err);
+    rc = run_files(&e, paths, n, NULL, NULL, 1.0, &rows, &t, files, err);
     if (rc)
         goto done;
     size_t npos = 0;
@@ -1211,7 +1191,7 @@ static int pressure_train(const char *const *paths, size_t n, const char *out_pa
     m.threshold = best.th;
     m.confirm = best.confirm;
     tally_t tt = {0};
-    rc = run_files(&e, paths, n, 0, &m, m.threshold, NULL, &tt, NULL, err);
+    rc = run_files(&e, paths, n, NULL, &m, m.threshold, NULL, &tt, NULL, err);
     if (rc)
         goto done;
     model_version(&m);
@@ -1222,10 +1202,7 @@ static int pressure_train(const char *const *paths, size_t n, const char *out_pa
         goto done;
     }
     json_t *tr = json_object();
-    json_object_set_new(tr, "split", json_string(getenv("PITWALL_SPLIT") &&
-                                                 !strcmp(getenv("PITWALL_SPLIT"), "all")
-                                                     ? "all files"
-                                                     : "train: gameId % 5 != 0"));
+    json_object_set_new(tr, "split", json_string(md_split_train_desc()));
     json_object_set_new(tr, "files", files);
     files = NULL;
     json_object_set_new(tr, "plays", json_integer((json_int_t)t.plays));
@@ -1310,12 +1287,16 @@ static int pressure_eval(const char *model_path, const char *const *paths, size_
     }
     rows_t rows = {0};
     tally_t t;
-    rc = run_files(&e, paths, n, 1, m, m->threshold, &rows, &t, NULL, err);
+    md_split_seen_t seen;
+    rc = md_split_seen_load(model_path, &seen, err);
+    if (rc == 0)
+        rc = run_files(&e, paths, n, &seen, m, m->threshold, &rows, &t, NULL, err);
+    md_split_seen_fini(&seen);
     if (rc)
         goto done;
     if (t.files == 0) {
-        rc = pw_err_set(err, PW_EARG, "pressure: none of the %zu files is a validation play "
-                        "(gameId %% 5 == 0); set PITWALL_SPLIT=all to evaluate them all", n);
+        rc = pw_err_set(err, PW_EARG, "pressure: the model was fitted on every one of the %zu "
+                        "files; set PITWALL_SPLIT=all to score them anyway (in sample)", n);
         goto done;
     }
     double a = auc(&rows);
@@ -1326,6 +1307,7 @@ static int pressure_eval(const char *model_path, const char *const *paths, size_
         json_object_set_new(o, "model", json_string("pressure"));
         json_object_set_new(o, "version", json_string(m->version));
         json_object_set_new(o, "plays", json_integer((json_int_t)t.plays));
+        json_object_set_new(o, "split", json_string(md_split_eval_desc()));
         json_object_set_new(o, "frames", json_integer((json_int_t)t.frames));
         json_object_set_new(o, "auc", real(a));
         json_object_set_new(o, "sacks", json_integer((json_int_t)t.sacks));
@@ -1348,14 +1330,14 @@ static int pressure_eval(const char *model_path, const char *const *paths, size_
         fprintf(out, "%s\n", s);
         free(s);
     } else {
-        fprintf(out, "pressure %s on %zu validation files (gameId %% 5 == 0): %zu plays, %zu "
+        fprintf(out, "pressure %s on %zu files, %s: %zu plays, %zu "
                 "skipped without a drop-back, %zu window frames, %zu defender rows\n"
                 "  AUC (1.5 s horizon, per defender per frame): %.4f\n"
                 "  sacks: %zu, alerted %zu, smallest lead %.1f s\n"
                 "  clean drop-backs: %zu, false alerts %zu (%.2f per 10)\n"
                 "  pressured drop-backs (no sack): %zu, alerted %zu; handoffs %zu, alerted "
                 "%zu\n",
-                m->version, t.files, t.plays, t.skipped, t.frames, rows.n, a, t.sacks,
+                m->version, t.files, md_split_eval_desc(), t.plays, t.skipped, t.frames, rows.n, a, t.sacks,
                 t.sacks_alerted, lead, t.clean, t.false_alerts, fa, t.pressured,
                 t.pressured_alerted, t.handoffs, t.handoff_alerts);
     }

@@ -23,10 +23,9 @@
  * frames are chosen by 5-fold cross-validation over training games
  * (docs/models-pressure.md).
  *
- * Data split (shared with the other football models): a play file named
- * <season>_<team>_<gameId>_<playId>.tsv.gz is a validation play when
- * gameId % 5 == 0. train skips validation plays, eval uses only them; the
- * environment variable PITWALL_SPLIT=all makes both use every file given.
+ * Data split: models/md_split.h (shared with the events model): train
+ * fits the training plays, eval scores the files the model was not fitted
+ * on.
  *
  * Threads: md_pressure_step touches only its play state and output; a
  * loaded model is read-only and may be shared.
@@ -185,11 +184,5 @@ void md_pressure_step(md_pressure_play_t *p, const md_pressure_model_t *m, doubl
 
 /* The probability of one standardised feature row (raw features in). */
 double md_pressure_predict(const md_pressure_model_t *m, const double *feat);
-
-/*
- * Whether path is a validation play (gameId % 5 == 0 in its file name).
- * -1 when the name does not follow <season>_<team>_<gameId>_<playId>.
- */
-int md_pressure_is_validation(const char *path);
 
 #endif

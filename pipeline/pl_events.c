@@ -222,26 +222,34 @@ static int ev_advance(pl_op_t *op, pl_ctx_t *ctx)
  * adds what plays in a row need: each frame's lined-up flag (u32, after
  * its labels) and, after the held ball, the play count (u32), waiting for
  * the next snap (u32), and the ball's rest and lined-up times (i64).
+ * Format 3: a frame's eleventh value is team_dx where format 2 had the
+ * offense's mean x (read back as the ball's x minus it, which gives the
+ * same attack direction as before); each frame ends with its kick
+ * formation flag (u32), QB candidate (u32) and the QB's distance to the
+ * nearest defender, depth and distance to the ball (f64), and the session
+ * with the play's kick flag and QB (u32). Format 2 is read as frames and
+ * plays without a kick formation or a QB (no sack can be scored in a play
+ * restored from it).
  * Format 1 (one play per session) is still read, as a session that has
  * seen its one snap or none.
  */
-#define SNAP_VERSION 2u
+#define SNAP_VERSION 3u
 #define SNAP_FRAME_F64 11
 #define SNAP_FRAME_BYTES_V(v) \
     (8 + 8 * SNAP_FRAME_F64 + 4 + 4 + 4 * MD_EVENTS_PLAYERS + 4 * PW_FRAME_LABELS + \
-     ((v) >= 2 ? 4 : 0))
+     ((v) >= 2 ? 4 : 0) + ((v) >= 3 ? 4 + 4 + 3 * 8 : 0))
 #define SNAP_PEAK_BYTES_V(v) (4 + 4 + 8 + SNAP_FRAME_BYTES_V(v) + 4)
 #define SNAP_PLAY_BYTES_V(v)                                                              \
     ((size_t)(4 + 8 + 8 + 8 + 8 + MD_EVENTS_RING * SNAP_FRAME_BYTES_V(v) +                \
               MD_EVENTS_NT * (4 + 8) + 4 + 8 + 8 + MD_EVENTS_NT * SNAP_PEAK_BYTES_V(v) + 4 + \
-              8 + 8 + 8 + ((v) >= 2 ? 4 + 4 + 8 + 8 : 0)))
+              8 + 8 + 8 + ((v) >= 2 ? 4 + 4 + 8 + 8 : 0) + ((v) >= 3 ? 4 + 4 : 0)))
 #define SNAP_PLAY_BYTES SNAP_PLAY_BYTES_V(SNAP_VERSION)
 
 static int put_frame(pl_buf_t *b, const md_events_frame_t *f)
 {
     const float v[SNAP_FRAME_F64] = {f->bx, f->by, f->bs, f->d1, f->d2, f->dd,
                                      f->carrier_speed, f->mean_speed, f->ndef, f->ndef3,
-                                     f->off_x};
+                                     f->team_dx};
     int rc = pl_buf_put_i64(b, f->ts_ns);
     for (int k = 0; k < SNAP_FRAME_F64; k++)
         rc |= pl_buf_put_f64(b, v[k]);
@@ -252,6 +260,11 @@ static int put_frame(pl_buf_t *b, const md_events_frame_t *f)
     for (int k = 0; k < PW_FRAME_LABELS; k++)
         rc |= pl_buf_put_u32(b, f->label[k]);
     rc |= pl_buf_put_u32(b, f->lined_up);
+    rc |= pl_buf_put_u32(b, f->kick_formation);
+    rc |= pl_buf_put_u32(b, f->qb_cand);
+    rc |= pl_buf_put_f64(b, f->qb_dd);
+    rc |= pl_buf_put_f64(b, f->qb_depth);
+    rc |= pl_buf_put_f64(b, f->qb_ball);
     return rc;
 }
 
@@ -287,6 +300,8 @@ static int put_play(pl_buf_t *b, uint32_t slot, const md_events_play_t *p)
     rc |= pl_buf_put_u32(b, p->next);
     rc |= pl_buf_put_i64(b, p->rest_ns);
     rc |= pl_buf_put_i64(b, p->lined_ns);
+    rc |= pl_buf_put_u32(b, p->kick);
+    rc |= pl_buf_put_u32(b, p->qb);
     return rc;
 }
 
@@ -337,7 +352,7 @@ static bool get_frame(pl_rd_t *r, uint32_t version, md_events_frame_t *f, const 
 {
     float *v[SNAP_FRAME_F64] = {&f->bx, &f->by, &f->bs, &f->d1, &f->d2, &f->dd,
                                 &f->carrier_speed, &f->mean_speed, &f->ndef, &f->ndef3,
-                                &f->off_x};
+                                &f->team_dx};
     bool ok = true;
     uint32_t team = 0;
     pl_rd_i64(r, &f->ts_ns);
@@ -362,6 +377,21 @@ static bool get_frame(pl_rd_t *r, uint32_t version, md_events_frame_t *f, const 
     if (version >= 2 && !get_bool(r, &f->lined_up) && ok) {
         *what = "a frame's lined-up flag is not 0 or 1";
         ok = false;
+    }
+    if (version >= 3 && !get_bool(r, &f->kick_formation) && ok) {
+        *what = "a frame's kick formation flag is not 0 or 1";
+        ok = false;
+    }
+    if (version >= 3) {
+        pl_rd_u32(r, &f->qb_cand);
+        bool qok = get_f(r, &f->qb_dd) && get_f(r, &f->qb_depth) && get_f(r, &f->qb_ball);
+        if (!qok && ok) {
+            *what = "a frame's quarterback values are not finite";
+            ok = false;
+        }
+    } else {
+        f->team_dx = f->bx - f->team_dx; /* was the offense's mean x */
+        f->qb_dd = 99.0f;
     }
     return ok;
 }
@@ -416,6 +446,10 @@ static const char *get_play(pl_rd_t *r, uint32_t version, md_events_play_t *p)
             what = "the next-play flag is not 0 or 1";
         pl_rd_i64(r, &p->rest_ns);
         pl_rd_i64(r, &p->lined_ns);
+        if (version >= 3 && !get_bool(r, &p->kick) && what == NULL)
+            what = "the kick flag is not 0 or 1";
+        if (version >= 3)
+            pl_rd_u32(r, &p->qb);
     } else {
         p->play = p->done[MD_EV_SNAP];
     }

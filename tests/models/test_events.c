@@ -20,6 +20,7 @@
 #include "core/pw_conf.h"
 #include "core/pw_intern.h"
 #include "models/md_events.h"
+#include "models/md_split.h"
 #include "models/md_model.h"
 #include "pipeline/pl_batch.h"
 #include "pipeline/pl_events.h"
@@ -183,13 +184,6 @@ static const char *json_of(const pw_result_t *res, char *buf, size_t cap)
 {
     cr_assert_gt(pw_body_to_json(res->body, res->body_len, buf, cap), 0);
     return buf;
-}
-
-Test(md_events, splits_plays_by_game_id)
-{
-    cr_assert_eq(md_events_is_validation("/d/2019_SF_2019111100_3345.tsv.gz"), 1);
-    cr_assert_eq(md_events_is_validation("2019_TB_2019092909_5000.tsv.gz"), 0);
-    cr_assert_eq(md_events_is_validation("index.tsv"), -1);
 }
 
 Test(md_events, model_file_round_trips_and_rejects_a_hand_edit)
@@ -376,7 +370,17 @@ Test(md_events, training_is_reproducible_and_eval_prints_the_metrics)
     cr_assert_eq(md_events_def.train(sub, ns, b, NULL, &err), 0, "%s", err.msg);
     char *ta = slurp(a), *tb = slurp(b);
     cr_assert_str_eq(ta, tb);
-    cr_assert_null(strstr(ta, "2019111100"), "a validation play was used for training");
+    /* Only sack plays with an odd playId come from the games kept aside. */
+    json_t *model = json_loads(ta, 0, NULL);
+    json_t *files = json_object_get(json_object_get(model, "training"), "files");
+    cr_assert_gt(json_array_size(files), 50);
+    for (size_t k = 0; k < json_array_size(files); k++) {
+        const char *nm = json_string_value(json_array_get(files, k));
+        const char *play = strrchr(nm, '_');
+        cr_assert(md_split_held_out(nm, false) == 0 || (play && atoi(play + 1) % 2 == 1),
+                  "a play kept aside was used for training: %s", nm);
+    }
+    json_decref(model);
     free(ta);
     free(tb);
 
@@ -776,5 +780,74 @@ Test(pl_events, restored_mid_game_emits_the_same_events_as_an_uninterrupted_run)
         pl_buf_fini(&snap);
         cr_assert_str_eq(split, whole, "cut at frame %zu of %zu", cuts[c], n);
     }
+    pl_batch_fini(&b);
+}
+
+/* Every event of a real play through the operator, as collect() lines. */
+static void run_real_play(const char *rel, char *acc, size_t cap, pl_batch_t *b)
+{
+    load_play(rel, b);
+    acc[0] = 0;
+    run_t r;
+    op_open(&r, real_model());
+    feed_range(&r, b, 0, b->frames.n, acc, cap);
+    end_input(&r);
+    collect(&r, acc, cap);
+    op_close(&r);
+}
+
+/* The time of the first frame of b labelled name; INT64_MIN if none. */
+static int64_t label_ns(const pl_batch_t *b, const char *name)
+{
+    uint32_t id = 0;
+    if (pw_intern_find(labels, name, strlen(name), &id))
+        return INT64_MIN;
+    for (size_t i = 0; i < b->frames.n; i++)
+        for (int l = 0; l < PW_FRAME_LABELS; l++)
+            if (b->frames.label[i * PW_FRAME_LABELS + l] == id)
+                return b->frames.ts_ns[i];
+    return INT64_MIN;
+}
+
+/* The ts_ns of the first event of type in acc; INT64_MIN if none. */
+static int64_t event_ns(const char *acc, const char *type)
+{
+    char key[64];
+    snprintf(key, sizeof key, "\"type\":\"%s\"", type);
+    const char *p = strstr(acc, key);
+    if (p == NULL)
+        return INT64_MIN;
+    const char *t = strstr(p, "\"ts_ns\":");
+    return t ? strtoll(t + 8, NULL, 10) : INT64_MIN;
+}
+
+Test(pl_events, a_punt_from_a_kick_formation_is_not_a_forward_pass)
+{
+    static char acc[ACC_CAP];
+    pl_batch_t b;
+    /* A punt of a game kept aside: the punter 14 yd back, the returner 55 yd deep. */
+    run_real_play("football/ngs/2019_PIT_2019120810_653.tsv.gz", acc, ACC_CAP, &b);
+    cr_assert_not_null(strstr(acc, "\"type\":\"ball_snap\""), "%s", acc);
+    cr_assert_null(strstr(acc, "\"type\":\"pass_forward\""), "%s", acc);
+    pl_batch_fini(&b);
+}
+
+Test(pl_events, a_sack_kept_aside_is_found_at_its_time_and_a_pass_play_has_none)
+{
+    static char acc[ACC_CAP];
+    pl_batch_t b;
+    /* Strip sack of a game kept aside (playId even: never fitted on). */
+    run_real_play("football/ngs/2019_SEA_2019111100_1618.tsv.gz", acc, ACC_CAP, &b);
+    int64_t want = label_ns(&b, "qb_strip_sack"), got = event_ns(acc, "qb_sack");
+    cr_assert_neq(want, INT64_MIN);
+    cr_assert_neq(got, INT64_MIN, "no sack in %s", acc);
+    cr_assert_leq(llabs(got - want), MD_EVENTS_TOL_NS, "sack at %lld, label at %lld",
+                  (long long)got, (long long)want);
+    pl_batch_fini(&b);
+
+    /* A completed pass of a game kept aside: no sack. */
+    run_real_play("football/ngs/2018_LA_2018111900_137.tsv.gz", acc, ACC_CAP, &b);
+    cr_assert_not_null(strstr(acc, "\"type\":\"pass_forward\""), "%s", acc);
+    cr_assert_null(strstr(acc, "\"type\":\"qb_sack\""), "%s", acc);
     pl_batch_fini(&b);
 }

@@ -183,14 +183,6 @@ static const char *json_of(const pw_result_t *res, char *buf, size_t cap)
     return buf;
 }
 
-Test(md_pressure, splits_plays_by_game_id)
-{
-    cr_assert_eq(md_pressure_is_validation("/d/2019_SF_2019111100_3345.tsv.gz"), 1);
-    cr_assert_eq(md_pressure_is_validation("2019_TB_2019092909_5000.tsv.gz"), 0);
-    cr_assert_eq(md_pressure_is_validation("x/2017_MIN_2018011401_4497.tsv.gz"), 0);
-    cr_assert_eq(md_pressure_is_validation("index.tsv"), -1);
-}
-
 Test(md_pressure, model_file_round_trips_and_rejects_a_hand_edit)
 {
     write_model(0.5);
