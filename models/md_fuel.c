@@ -1195,6 +1195,26 @@ static json_t *num_or_null(double v)
     return isfinite(v) ? json_real(v) : json_null();
 }
 
+/* The series the model at path was fitted on (its training.series), or NULL. */
+static json_t *fitted_series(const char *model_path)
+{
+    json_t *root = json_load_file(model_path, 0, NULL);
+    json_t *list = json_object_get(json_object_get(root, "training"), "series");
+    json_incref(list);
+    json_decref(root);
+    return list;
+}
+
+static bool was_fitted(json_t *list, const char *name)
+{
+    for (size_t i = 0; i < json_array_size(list); i++) {
+        const char *v = json_string_value(json_object_get(json_array_get(list, i), "series"));
+        if (v && !strcmp(v, name))
+            return true;
+    }
+    return false;
+}
+
 static int eval(const char *model_path, const char *const *paths, size_t n, bool json,
                 FILE *out, pw_err_t *err)
 {
@@ -1204,6 +1224,8 @@ static int eval(const char *model_path, const char *const *paths, size_t n, bool
     split_t mode = split_mode();
     acc_t ac = {0};
     int rc = 0;
+    /* A car the model was fitted on is scored on its other half; any other car whole. */
+    json_t *fitted = fitted_series(model_path);
     json_t *rows = json_array(), *skipped = json_array(), *files = json_array();
     if (!rows || !skipped || !files) {
         rc = pw_err_set(err, -ENOMEM, "fuel eval: out of memory");
@@ -1226,7 +1248,8 @@ static int eval(const char *model_path, const char *const *paths, size_t n, bool
                                                      "no car with throttle and rpm"));
         for (size_t k = 0; k < ns; k++) {
             size_t a, b;
-            split_range(&ser[k], mode, 0, &a, &b);
+            split_range(&ser[k], was_fitted(fitted, ser[k].name) ? mode : SPLIT_ALL, 0, &a,
+                        &b);
             const char *why = series_unusable(&ser[k], a, b);
             if (why) {
                 json_array_append_new(skipped, json_pack("{s:s,s:s,s:I}", "series",
@@ -1274,7 +1297,8 @@ static int eval(const char *model_path, const char *const *paths, size_t n, bool
         fprintf(out, "%s\n", text);
         free(text);
     } else {
-        fprintf(out, "fuel %s on the validation part (split %s) of %zu path(s):\n",
+        fprintf(out, "fuel %s on what it was not fitted on (split %s: the other part of a "
+                "car it was fitted on, all of any other car) of %zu path(s):\n",
                 co->version, split_name(mode), n);
         fprintf(out, "  cumulative burn error  %.2f %% live (scale learned in the first 20 s), "
                 "%.2f %% uncalibrated, %.2f %% after calibration\n", e, eu, ep);
@@ -1295,6 +1319,7 @@ static int eval(const char *model_path, const char *const *paths, size_t n, bool
         rc = pw_err_set(err, PW_EARG, "fuel eval: no usable validation telemetry in the %zu "
                         "file(s) given", n);
 done:
+    json_decref(fitted);
     json_decref(rows);
     json_decref(skipped);
     json_decref(files);
