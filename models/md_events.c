@@ -828,7 +828,7 @@ static int plays_load(plays_t *ps, const char *const *paths, size_t n,
         return pw_err_set(err, rc, "events: labels: %s", pw_strerror(rc));
     ing_names_t names = {.channels = ps->ch, .entities = ps->ent, .labels = ps->lab};
     for (size_t k = 0; k < n; k++) {
-        if (seen ? !md_split_eval_uses(seen, paths[k]) : !md_split_is_play(paths[k]))
+        if (!md_split_is_play(paths[k]) || (seen && !md_split_eval_uses(seen, paths[k])))
             continue;
         if (ps->n == ps->cap) {
             size_t cap = ps->cap ? ps->cap * 2 : 64;

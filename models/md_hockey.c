@@ -17,6 +17,7 @@
 
 #include "ingest/ing_format.h"
 #include "models/md_file.h"
+#include "models/md_split.h"
 #include "models/md_logit.h"
 
 #define NS_PER_S 1e9
@@ -918,29 +919,28 @@ static void games_fini(games_t *gs)
     memset(gs, 0, sizeof *gs);
 }
 
-/* Which files a run uses: want 0 train, 1 validation; PITWALL_SPLIT overrides. */
-static bool use_file(const char *path, int want)
+/* Whether train fits this file: not the validation game (PITWALL_SPLIT=all: every file). */
+static bool trains_on(const char *path)
 {
     const char *s = getenv("PITWALL_SPLIT");
-    if (s && !strcmp(s, "all"))
-        return true;
-    if (s && !strcmp(s, "train"))
-        want = 0;
-    return md_hockey_is_validation(path) == want;
+    return (s && !strcmp(s, "all")) || md_hockey_is_validation(path) == 0;
 }
 
-static const char *split_name(int want)
+static const char *split_name(void)
 {
     const char *s = getenv("PITWALL_SPLIT");
     if (s && !strcmp(s, "all"))
         return "all games";
-    if (want == 0 || (s && !strcmp(s, "train")))
-        return "training games (all but " MD_HOCKEY_VALIDATION_GAME ")";
-    return "validation game " MD_HOCKEY_VALIDATION_GAME;
+    return "training games (all but " MD_HOCKEY_VALIDATION_GAME ")";
 }
 
-/* Decode the selected tracking files with ing_bdc, one session each. */
-static int games_load(games_t *gs, const char *const *paths, size_t n, int want, pw_err_t *err)
+/*
+ * Decode the tracking files a run uses with ing_bdc, one session each:
+ * with seen NULL the training games, else the files eval scores (those
+ * the model was not fitted on, md_split_eval_uses).
+ */
+static int games_load(games_t *gs, const char *const *paths, size_t n,
+                      const md_split_seen_t *seen, pw_err_t *err)
 {
     memset(gs, 0, sizeof *gs);
     strs_t files = {0};
@@ -961,7 +961,7 @@ static int games_load(games_t *gs, const char *const *paths, size_t n, int want,
     ing_names_t names = {.channels = gs->ch, .entities = gs->ent, .labels = gs->lab};
     const ing_format_t *fmt = ing_format_find("bdc");
     for (size_t k = 0; k < files.n && rc == 0; k++) {
-        if (!use_file(files.s[k], want))
+        if (seen ? !md_split_eval_uses(seen, files.s[k]) : !trains_on(files.s[k]))
             continue;
         uint8_t *data = NULL;
         size_t len = 0;
@@ -1416,7 +1416,7 @@ static int hockey_train(const char *const *paths, size_t n, const char *out_path
     fitstat_t fs[NT];
     memset(fs, 0, sizeof fs);
     counts_t ct[NT], cl[NT];
-    int rc = games_load(&gs, paths, n, 0, err);
+    int rc = games_load(&gs, paths, n, NULL, err);
     if (rc)
         goto done;
     if (gs.n == 0) {
@@ -1450,7 +1450,7 @@ static int hockey_train(const char *const *paths, size_t n, const char *out_path
     for (size_t k = 0; k < gs.n; k++)
         json_array_append_new(files, json_string(gs.name[k]));
     json_t *tr = json_object();
-    json_object_set_new(tr, "split", json_string(split_name(0)));
+    json_object_set_new(tr, "split", json_string(split_name()));
     json_object_set_new(tr, "validation_game", json_string(MD_HOCKEY_VALIDATION_GAME));
     json_object_set_new(tr, "files", files);
     json_object_set_new(tr, "sessions", json_integer((json_int_t)gs.n));
@@ -1489,7 +1489,7 @@ static int hockey_train(const char *const *paths, size_t n, const char *out_path
         goto done;
     if (report) {
         fprintf(report, "hockey: %zu training sessions (%s), %zu frames\n", gs.n,
-                split_name(0), cc.nframes);
+                split_name(), cc.nframes);
         for (int t = 0; t < NT; t++)
             fprintf(report,
                     "  %-10s rows %6zu pos %4zu labels %3zu thr %.2f off %+.2fs  train +-0.3s "
@@ -1530,14 +1530,19 @@ static int hockey_eval(const char *model_path, const char *const *paths, size_t 
     memset(d, 0, sizeof d);
     size_t nframes = 0;
     counts_t ct[NT], cl[NT];
-    int rc = games_load(&gs, paths, n, 1, err);
+    md_split_seen_t seen;
+    memset(&gs, 0, sizeof gs);
+    int rc = md_split_seen_load(model_path, &seen, err);
+    if (rc == 0)
+        rc = games_load(&gs, paths, n, &seen, err);
+    md_split_seen_fini(&seen);
     if (rc)
         goto done;
     if (gs.n == 0) {
         rc = pw_err_set(err, PW_EARG,
-                        "hockey: no tracking file of the validation game (%s) found from the "
-                        "%zu paths given; set PITWALL_SPLIT=all to evaluate them all",
-                        MD_HOCKEY_VALIDATION_GAME, n);
+                        "hockey: the model was fitted on every tracking file found from the "
+                        "%zu paths given; set PITWALL_SPLIT=all to score them anyway (in "
+                        "sample)", n);
         goto done;
     }
     if ((rc = run_live(&gs, m, d)) != 0) {
@@ -1569,7 +1574,7 @@ static int hockey_eval(const char *model_path, const char *const *paths, size_t 
         json_object_set_new(o, "version", json_string(m->version));
         json_object_set_new(o, "sessions", json_integer((json_int_t)gs.n));
         json_object_set_new(o, "frames", json_integer((json_int_t)nframes));
-        json_object_set_new(o, "split", json_string(split_name(1)));
+        json_object_set_new(o, "split", json_string(md_split_eval_desc()));
         json_object_set_new(o, "tolerance_s", json_real((double)MD_HOCKEY_TOL_NS / NS_PER_S));
         json_object_set_new(o, "labels", js);
         json_object_set_new(o, "detections", jd);
@@ -1584,7 +1589,7 @@ static int hockey_eval(const char *model_path, const char *const *paths, size_t 
         free(s);
     } else {
         fprintf(out, "hockey %s on %zu sessions of the %s, %zu frames, one-to-one\n",
-                m->version, gs.n, split_name(1), nframes);
+                m->version, gs.n, md_split_eval_desc(), nframes);
         fprintf(out, "  %-10s %6s %6s | %-26s | %-26s\n", "type", "labels", "found",
                 "+-0.3 s: P R F1", "+-1 s: P R F1");
         for (int t = 0; t < NT; t++)

@@ -34,9 +34,11 @@
  * per-frame path and allocates nothing.
  *
  * Data split: whole games. A tracking file whose name starts with
- * MD_HOCKEY_VALIDATION_GAME is a validation file; train skips it, eval uses
- * only it. PITWALL_SPLIT=all makes both use every file; PITWALL_SPLIT=train
- * makes eval use the training games.
+ * MD_HOCKEY_VALIDATION_GAME is a validation file; train skips it. Eval
+ * scores every tracking file the model was not fitted on (its
+ * training.files; models/md_split.h), so a new game is scored whole.
+ * PITWALL_SPLIT=all makes both use every file; PITWALL_SPLIT=train makes
+ * eval score the training files.
  *
  * Threads: md_hockey_push touches only its game state and output; a loaded
  * model is read-only and may be shared.

@@ -828,7 +828,7 @@ static int run_files(run_env_t *e, const char *const *paths, size_t n,
     memset(t, 0, sizeof *t);
     t->min_lead_s = INFINITY;
     for (size_t k = 0; k < n; k++) {
-        if (seen ? !md_split_eval_uses(seen, paths[k]) : !md_split_is_play(paths[k]))
+        if (!md_split_is_play(paths[k]) || (seen && !md_split_eval_uses(seen, paths[k])))
             continue;
         int fold = game_fold(paths[k]);
         if ((e->fold_only >= 0 && fold != e->fold_only) || fold == e->fold_skip)

@@ -136,8 +136,6 @@ static bool seen(const md_split_seen_t *s, const char *path)
 
 bool md_split_eval_uses(const md_split_seen_t *s, const char *path)
 {
-    if (!md_split_is_play(path))
-        return false; /* an index, notes */
     switch (split_mode()) {
     case SPLIT_ALL:
         return true;
@@ -163,6 +161,6 @@ const char *md_split_eval_desc(void)
     case SPLIT_TRAIN:
         return "the model's training plays (PITWALL_SPLIT=train, in sample)";
     default:
-        return "plays the model was not fitted on";
+        return "files the model was not fitted on";
     }
 }

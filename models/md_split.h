@@ -10,7 +10,8 @@
  * is neither fitted on nor scored.
  *
  * Eval: every play file given that the model was not fitted on (the
- * model file's training.files). So an eval of the whole NGS folder scores the
+ * model file's training.files). The hockey model uses the same rule for
+ * its tracking files (its own training split is a game kept aside). So an eval of the whole NGS folder scores the
  * plays kept aside, and an eval of a folder of new plays scores them all.
  *
  * PITWALL_SPLIT=all makes train fit every file and eval score every file;
@@ -54,7 +55,7 @@ typedef struct md_split_seen {
 int md_split_seen_load(const char *model_path, md_split_seen_t *s, pw_err_t *err);
 void md_split_seen_fini(md_split_seen_t *s);
 
-/* Whether eval scores this file (see above). */
+/* Whether eval scores this file, by its basename (see above); the caller checks its kind. */
 bool md_split_eval_uses(const md_split_seen_t *s, const char *path);
 
 /* What train fits and what eval scores, in words, for reports and files. */
