@@ -16,6 +16,7 @@
 #include "ingest/ing_format.h"
 #include "models/md_file.h"
 #include "models/md_logit.h"
+#include "models/md_qb.h"
 #include "models/md_split.h"
 
 #define NS_PER_S 1e9
@@ -147,26 +148,8 @@ static void summarise_qb(const md_events_play_t *p, const pw_frames_t *f, size_t
 {
     fr->qb_dd = 99.0f;
     if (!p->done[MD_EV_SNAP]) {
-        float best1 = 1e9f, best25 = 1e9f;
-        uint32_t q1 = 0, q25 = 0;
-        for (size_t o = o0; o < o1; o++) {
-            if (f->team[o] != t1 || f->entity[o] == e1 || !isfinite(f->x[o]) ||
-                !isfinite(f->y[o]))
-                continue;
-            float behind = (p->bx - f->x[o]) * dir, side = fabsf(f->y[o] - p->by);
-            if (behind < 0.5f || behind > 9.0f || side > 2.5f)
-                continue;
-            float d = hypotf(f->x[o] - p->bx, f->y[o] - p->by);
-            if (side <= 1.0f && d < best1) {
-                best1 = d;
-                q1 = f->entity[o];
-            }
-            if (d < best25) {
-                best25 = d;
-                q25 = f->entity[o];
-            }
-        }
-        fr->qb_cand = q1 ? q1 : q25;
+        size_t qb = md_qb_find(f, o0, o1, t1, e1, p->bx, p->by, dir);
+        fr->qb_cand = qb < o1 ? f->entity[qb] : 0;
         return;
     }
     if (p->qb == 0)

@@ -108,10 +108,9 @@ enum md_events_type {
 /*
  * Sacks are scored from the quarterback, not fitted coefficients (the NGS
  * plays hold 7 sacks, too few to fit a classifier): the QB is found at the
- * snap as in the pressure model (the snapping team's player nearest the
- * ball 0.5-9 yd behind it, within 1 yd sideways, else 2.5 yd, not the
- * centre); a sack may happen while he is MD_EVENTS_SACK_DEPTH_YD or more
- * behind the line with the ball within MD_EVENTS_SACK_BALL_YD of him,
+ * snap as in the pressure model (models/md_qb.h); a sack may happen while
+ * he is MD_EVENTS_SACK_DEPTH_YD or more behind the line with the ball
+ * within MD_EVENTS_SACK_BALL_YD of him,
  * before a pass and within MD_EVENTS_SACK_MAX_NS of the snap. Its score is
  * 1 - (QB to the nearest defender) / MD_EVENTS_SACK_REACH_YD, in [0, 1];
  * training fits its threshold (so the distance) and time offset.

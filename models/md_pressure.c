@@ -15,6 +15,7 @@
 #include "ingest/ing_format.h"
 #include "models/md_file.h"
 #include "models/md_logit.h"
+#include "models/md_qb.h"
 #include "models/md_split.h"
 
 #define DEG2RAD (3.14159265358979323846 / 180.0)
@@ -159,33 +160,15 @@ static bool find_qb(md_pressure_play_t *p, const pw_frames_t *f, size_t i)
     if (nd == 0)
         return false;
     float dirx = sx / nd >= bx ? 1.0f : -1.0f;
-    /* QB: behind the ball, in line with it (|dy| < 1, then < 2.5), nearest. */
-    for (int pass = 0; pass < 2; pass++) {
-        double lim = pass == 0 ? 1.0 : 2.5;
-        best = INFINITY;
-        size_t qb = o1;
-        for (size_t o = o0; o < o1; o++) {
-            if (o == centre || f->team[o] != off || !finite2(f->x[o], f->y[o]))
-                continue;
-            double back = (bx - f->x[o]) * dirx, dy = fabs(f->y[o] - by);
-            if (back < 0.5 || back > 9.0 || dy >= lim)
-                continue;
-            double d = hypot(f->x[o] - bx, f->y[o] - by);
-            if (d < best) {
-                best = d;
-                qb = o;
-            }
-        }
-        if (qb != o1) {
-            p->qb = f->entity[qb];
-            p->offense = off;
-            p->defense = def;
-            p->dirx = dirx;
-            p->los_x = bx;
-            return true;
-        }
-    }
-    return false;
+    size_t qb = md_qb_find(f, o0, o1, off, f->entity[centre], bx, by, dirx);
+    if (qb == o1)
+        return false;
+    p->qb = f->entity[qb];
+    p->offense = off;
+    p->defense = def;
+    p->dirx = dirx;
+    p->los_x = bx;
+    return true;
 }
 
 static double clampd(double v, double lo, double hi)
