@@ -797,7 +797,7 @@ static void plays_fini(plays_t *ps)
 /*
  * Decode the files a run uses, one play each (in the order given): with
  * seen NULL the training plays (md_split_train_uses), else the files eval
- * scores (md_split_eval_uses). *given (may be NULL) counts the files.
+ * scores (md_split_eval_uses).
  */
 static int plays_load(plays_t *ps, const char *const *paths, size_t n,
                       const md_split_seen_t *seen, pw_err_t *err)
@@ -847,9 +847,10 @@ static int plays_load(plays_t *ps, const char *const *paths, size_t n,
             return rc;
         if (rc > 0)
             return pw_err_set(err, rc, "%.400s: %s", paths[k], pw_strerror(rc));
-        bool sack = md_split_has_label(&ps->fr[ps->n - 1], ps->L.id[MD_EV_SACK],
-                                       ps->L.strip_sack);
-        if (seen == NULL && !md_split_train_uses(paths[k], sack)) {
+        if (seen == NULL &&
+            !md_split_train_uses(paths[k], md_split_has_label(&ps->fr[ps->n - 1],
+                                                              ps->L.id[MD_EV_SACK],
+                                                              ps->L.strip_sack))) {
             ps->n--;
             pw_frames_fini(&ps->fr[ps->n]);
             free(ps->name[ps->n]);
@@ -1021,15 +1022,15 @@ static int cmp_i64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* Detections near a label a type needs before its time offset is fitted (else 0). */
+#define MIN_OFFSET_SAMPLES 5
+
 /*
  * Per type, the median of (label time - detection time) over detections
  * with a label of their type within 1 s in the same play, rounded to a
  * frame (100 ms): the peak of a score can sit a frame or two from the
  * label, consistently.
  */
-/* Detections near a label a type needs before its time offset is fitted (else 0). */
-#define MIN_OFFSET_SAMPLES 5
-
 static int fit_offsets(const plays_t *ps, md_events_model_t *m, pw_err_t *err)
 {
     memset(m->offset_ns, 0, sizeof m->offset_ns);
@@ -1233,8 +1234,10 @@ static int events_train(const char *const *paths, size_t n, const char *out_path
         if (t == MD_EV_SACK) {
             for (int k = 0; k < NF; k++)
                 m.std[t][k] = 1.0;
-            for (size_t i = 0; i < rows.n; i++)
+            for (size_t i = 0; i < rows.n; i++) {
+                fs[t].rows += (rows.gate[i] & (1u << t)) != 0;
                 fs[t].pos += (rows.gate[i] & rows.y[i] & (1u << t)) != 0;
+            }
             m.threshold[t] = 0.5;
             continue;
         }
@@ -1349,8 +1352,8 @@ static int events_eval(const char *model_path, const char *const *paths, size_t 
     if (rc)
         goto done;
     if (ps.n == 0) {
-        rc = pw_err_set(err, PW_EARG, "events: the model was fitted on every one of the %zu "
-                        "files; set PITWALL_SPLIT=all to score them anyway (in sample)", n);
+        rc = pw_err_set(err, PW_EARG, "events: no play file among the %zu given that the "
+                        "model was not fitted on; PITWALL_SPLIT=all scores them in sample", n);
         goto done;
     }
     rc = run_live(&ps, m, &c, err);

@@ -819,8 +819,9 @@ static int run_files(run_env_t *e, const char *const *paths, size_t n,
         int rc = load_play(paths[k], &e->names, &e->pd, err);
         if (rc)
             return rc;
-        bool sack = md_split_has_label(&e->pd.fr, e->L.sack, e->L.strip_sack);
-        if (seen == NULL && !md_split_train_uses(paths[k], sack))
+        if (seen == NULL &&
+            !md_split_train_uses(paths[k],
+                                 md_split_has_label(&e->pd.fr, e->L.sack, e->L.strip_sack)))
             continue;
         t->files++;
         if (used) {
@@ -1278,8 +1279,8 @@ static int pressure_eval(const char *model_path, const char *const *paths, size_
     if (rc)
         goto done;
     if (t.files == 0) {
-        rc = pw_err_set(err, PW_EARG, "pressure: the model was fitted on every one of the %zu "
-                        "files; set PITWALL_SPLIT=all to score them anyway (in sample)", n);
+        rc = pw_err_set(err, PW_EARG, "pressure: no play file among the %zu given that the "
+                        "model was not fitted on; PITWALL_SPLIT=all scores them in sample", n);
         goto done;
     }
     double a = auc(&rows);
