@@ -22,7 +22,7 @@
 #define NS_PER_S 1e9
 #define MAX_FILE_BYTES ((size_t)256 << 20)
 #define FORMAT_VERSION 1
-#define L2_LAMBDA 1.0
+#define L2_LAMBDA 4.0
 #define IRLS_MAX_ITER 50
 #define FIELD_W_YD 53.3f
 #define DEF_NEAR_YD 1.5f
@@ -45,7 +45,7 @@ const char *const md_events_feature_names[NF] = {
     "ball_entered_endzone", "t_since_snap", "t_since_pass", "near_is_offense",
     "advance_yd", "carrier_changed", "near_gap", "carrier_dspeed_behind", "def_near_3yd",
     "t_since_arrival", "t_since_contact", "ball_entered_any_endzone", "ball_in_field_depth",
-    "ball_deep_behind_los",
+    "ball_deep_behind_los", "carrier_top", "carrier_frac", "carrier_frac_ahead",
 };
 
 static const char *const feature_desc[NF] = {
@@ -85,24 +85,41 @@ static const char *const feature_desc[NF] = {
     "yards from the ball to the nearer end line of the field of play (x 10 or 110), in [-5, 30]",
     "yards the ball is more than 10 yd behind the line of scrimmage at c (a punter's depth), "
     "in [0, 10]",
+    "recent top speed of the player nearest the ball at c: the larger of his speed and the "
+    "last frame's top less 0.15 yd/s, yd/s, capped at 15",
+    "carrier_speed at c over carrier_top at c (at least 1 yd/s), in [0, 1.5]",
+    "carrier_speed at c+2 over carrier_top at c (at least 1 yd/s), in [0, 1.5]: a tackle "
+    "halves it",
 };
 
 /* ---- labels and split --------------------------------------------------- */
 
+/* The second label name of a type (md_events_labels_t), NULL if none. */
+static const char *type_alias(int t)
+{
+    return t == MD_EV_SACK ? "qb_strip_sack" : t == MD_EV_TD ? "pass_outcome_touchdown" : NULL;
+}
+
+static int resolve_one(pw_intern_t *labels, bool add, const char *name, uint32_t *out)
+{
+    uint32_t id = 0;
+    int rc = add ? pw_intern_add(labels, name, strlen(name), &id)
+                 : pw_intern_find(labels, name, strlen(name), &id);
+    if (rc && (add || rc != PW_ENOTFOUND))
+        return rc;
+    *out = rc ? 0 : id;
+    return 0;
+}
+
 int md_events_labels_resolve(pw_intern_t *labels, bool add, md_events_labels_t *out)
 {
     memset(out, 0, sizeof *out);
-    for (int k = 0; k <= NT; k++) {
-        const char *name = k < NT ? md_events_type_names[k] : "qb_strip_sack";
-        uint32_t id = 0;
-        int rc = add ? pw_intern_add(labels, name, strlen(name), &id)
-                     : pw_intern_find(labels, name, strlen(name), &id);
-        if (rc && (add || rc != PW_ENOTFOUND))
+    for (int t = 0; t < NT; t++) {
+        int rc = resolve_one(labels, add, md_events_type_names[t], &out->id[t]);
+        if (rc == 0 && type_alias(t))
+            rc = resolve_one(labels, add, type_alias(t), &out->alias[t]);
+        if (rc)
             return rc;
-        if (k < NT)
-            out->id[k] = rc ? 0 : id;
-        else
-            out->strip_sack = rc ? 0 : id;
     }
     return 0;
 }
@@ -114,7 +131,7 @@ static bool fr_has(const md_events_frame_t *fr, const md_events_labels_t *L, int
         uint32_t id = fr->label[l];
         if (id == PW_LABEL_NONE)
             continue;
-        if (id == L->id[t] || (t == MD_EV_SACK && id == L->strip_sack && id))
+        if (id == L->id[t] || (L->alias[t] && id == L->alias[t]))
             return true;
     }
     return false;
@@ -236,6 +253,8 @@ static void summarise(md_events_play_t *p, const pw_frames_t *f, size_t i,
     fr->near[1] = e2;
     fr->near_team = t1;
     fr->carrier_speed = s1;
+    float top = p->n ? p->ring[(p->n - 1) & RMASK].carrier_top - MD_EVENTS_TOP_DECAY_YPS : 0.0f;
+    fr->carrier_top = s1 > top ? s1 : top;
     fr->mean_speed = nspeed ? ssum / (float)nspeed : 0.0f;
     /* Defenders: the team that is not the offense (the carrier's before the snap). */
     uint8_t off = p->done[MD_EV_SNAP] ? p->offense : t1;
@@ -390,6 +409,10 @@ static void features(const md_events_play_t *p, uint64_t c, double *x)
     x[30] = snapped && in_endzone(f0) && !in_endzone(m2) ? 1.0 : 0.0;
     x[31] = clampd(f0->bx < 60.0f ? f0->bx - 10.0 : 110.0 - f0->bx, -5, 30);
     x[32] = snapped ? clampd(-x[23] - 10.0, 0, 10) : 0.0;
+    double top = f0->carrier_top > 1.0f ? f0->carrier_top : 1.0;
+    x[33] = clampd(f0->carrier_top, 0, 15);
+    x[34] = clampd(f0->carrier_speed / top, 0, 1.5);
+    x[35] = clampd(p2->carrier_speed / top, 0, 1.5);
 }
 
 /* Which types may happen at frame c, from the play's state. */
@@ -398,7 +421,12 @@ static void gates(const md_events_play_t *p, const md_events_frame_t *f0, bool *
     const bool *d = p->done;
     bool snapped = d[MD_EV_SNAP];
     bool over = d[MD_EV_TACKLE] || d[MD_EV_OOB] || d[MD_EV_TD] || d[MD_EV_SACK];
-    bool in_air = d[MD_EV_PASS] && !d[MD_EV_ARRIVED];
+    /*
+     * The pass is in the air from the first frame of its peak: it is marked
+     * done only when the peak is emitted, frames later, and the passer
+     * losing the ball must not read as a tackle meanwhile.
+     */
+    bool in_air = (d[MD_EV_PASS] || p->peak[MD_EV_PASS].active) && !d[MD_EV_ARRIVED];
     double since = snapped ? (double)(f0->ts_ns - p->at_ns[MD_EV_SNAP]) / NS_PER_S : 0;
     /* After a play of the session, the next snap comes from a lined-up formation. */
     g[MD_EV_SNAP] = !snapped && (!p->next || (p->lined_ns != INT64_MIN &&
@@ -418,7 +446,13 @@ static void gates(const md_events_play_t *p, const md_events_frame_t *f0, bool *
                     f0->qb_ball <= MD_EVENTS_SACK_BALL_YD &&
                     f0->ts_ns - p->at_ns[MD_EV_SNAP] <= MD_EVENTS_SACK_MAX_NS;
     g[MD_EV_CONTACT] = snapped && !d[MD_EV_CONTACT] && !in_air && !over && !g[MD_EV_SACK];
-    g[MD_EV_TACKLE] = snapped && !in_air && !over;
+    /*
+     * A carrier half a yard into the end zone he attacks has scored: he is
+     * not tackled there (the NGS tackles lie at most 0.2 yd past the goal
+     * line), however sharply he stops.
+     */
+    g[MD_EV_TACKLE] = snapped && !in_air && !over &&
+                      goal_margin(p, f0) > -MD_EVENTS_SCORED_YD;
     g[MD_EV_OOB] = snapped && !in_air && !over;
     g[MD_EV_TD] = snapped && !in_air && !d[MD_EV_TD] && !d[MD_EV_TACKLE] && !d[MD_EV_SACK];
 }
@@ -850,7 +884,7 @@ static int plays_load(plays_t *ps, const char *const *paths, size_t n,
         if (seen == NULL &&
             !md_split_train_uses(paths[k], md_split_has_label(&ps->fr[ps->n - 1],
                                                               ps->L.id[MD_EV_SACK],
-                                                              ps->L.strip_sack))) {
+                                                              ps->L.alias[MD_EV_SACK]))) {
             ps->n--;
             pw_frames_fini(&ps->fr[ps->n]);
             free(ps->name[ps->n]);
@@ -996,7 +1030,8 @@ static int run_live_dets(const plays_t *ps, const md_events_model_t *m, counts_t
         match(ps, &d, c);
     else
         pw_err_set(err, rc, "events: out of memory");
-    if (rc == 0 && getenv("EV_DEBUG"))
+    /* Every detection, for a look at what eval matched (docs/models-events.md). */
+    if (rc == 0 && getenv("PITWALL_EVENTS_DETECTIONS"))
         for (size_t j = 0; j < d.n; j++)
             fprintf(stderr, "%s %s %.3f p %.2f\n", ps->name[d.play[j]],
                     md_events_type_names[d.e[j].type],

@@ -4,7 +4,7 @@
  * Every frame, the model decides whether one of nine play events happens
  * on it: ball_snap, pass_forward, pass_arrived, handoff, first_contact,
  * tackle, qb_sack (qb_sack and qb_strip_sack labels), out_of_bounds and
- * touchdown. Each event is emitted once per play, with its time, the
+ * touchdown (touchdown and pass_outcome_touchdown labels). Each event is emitted once per play, with its time, the
  * players nearest the ball, a confidence and an importance score.
  *
  * Method (docs/models-events.md): a summary of each frame (ball speed and
@@ -55,12 +55,12 @@ enum md_events_type {
     MD_EV_TACKLE,
     MD_EV_SACK,      /* qb_sack, qb_strip_sack */
     MD_EV_OOB,       /* out_of_bounds */
-    MD_EV_TD,        /* touchdown */
+    MD_EV_TD,        /* touchdown, pass_outcome_touchdown */
     MD_EVENTS_NT
 };
 
 /* Features per frame (the same for every type). */
-#define MD_EVENTS_NF 33
+#define MD_EVENTS_NF 36
 /* Frames of look-ahead in the features (100 ms each at 10 Hz). */
 #define MD_EVENTS_LOOKAHEAD 2
 /* Frames after a threshold crossing in which the peak is looked for. */
@@ -106,6 +106,16 @@ enum md_events_type {
  */
 #define MD_EVENTS_KICK_BACK_YD 12.0f
 /*
+ * A tackle shows as the carrier losing half his speed within a few frames,
+ * whatever that speed was. carrier_top remembers how fast the player
+ * nearest the ball has recently been: the top falls by this much per frame
+ * (1.5 yd/s per second at 10 Hz), so a run's pace is kept while a sudden
+ * stop stands out against it.
+ */
+#define MD_EVENTS_TOP_DECAY_YPS 0.15f
+/* Past the attacked goal line by this much, the carrier has scored: no tackle. */
+#define MD_EVENTS_SCORED_YD 0.5f
+/*
  * Sacks are scored from the quarterback, not fitted coefficients (the NGS
  * plays hold 7 sacks, too few to fit a classifier): the QB is found at the
  * snap as in the pressure model (models/md_qb.h); a sack may happen while
@@ -148,10 +158,15 @@ void md_events_model_free(void *model);
 /* Set m->version from its numbers and write m alone to path (tests, bench). */
 int md_events_model_save(md_events_model_t *m, const char *path, pw_err_t *err);
 
-/* Label ids of the types in a label table (0 = absent); for training and eval. */
+/*
+ * Label ids of the types in a label table (0 = absent); for training and
+ * eval. NGS names some events two ways: a strip sack is qb_strip_sack, and
+ * a touchdown caught in the end zone is pass_outcome_touchdown (those 29
+ * plays carry no touchdown label), so a type may have a second name.
+ */
 typedef struct md_events_labels {
     uint32_t id[MD_EVENTS_NT];
-    uint32_t strip_sack;
+    uint32_t alias[MD_EVENTS_NT];   /* the type's second label name; 0 = none */
 } md_events_labels_t;
 
 /* Resolve (with add: intern) the label ids. 0 or an intern error. */
@@ -164,6 +179,8 @@ typedef struct md_events_frame {
     float d1, d2;           /* nearest and second nearest player to the ball, yd */
     float dd;               /* nearest defender to the ball, yd */
     float carrier_speed;    /* speed of the nearest player, yd/s */
+    float carrier_top;      /* carrier_speed's recent top: max(it, the last frame's top
+                               - MD_EVENTS_TOP_DECAY_YPS) */
     float mean_speed;       /* mean speed of the players, yd/s */
     float ndef;             /* defenders within 1.5 yd of the ball */
     float ndef3;            /* defenders within 3 yd of the ball */

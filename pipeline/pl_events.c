@@ -230,14 +230,17 @@ static int ev_advance(pl_op_t *op, pl_ctx_t *ctx)
  * with the play's kick flag and QB (u32). Format 2 is read as frames and
  * plays without a kick formation or a QB (no sack can be scored in a play
  * restored from it).
+ * Format 4: each frame ends with the carrier's recent top speed (f64);
+ * formats 3 and older are read with the top equal to the frame's carrier
+ * speed (a play restored from them may time its tackle a frame apart).
  * Format 1 (one play per session) is still read, as a session that has
  * seen its one snap or none.
  */
-#define SNAP_VERSION 3u
+#define SNAP_VERSION 4u
 #define SNAP_FRAME_F64 11
 #define SNAP_FRAME_BYTES_V(v) \
     (8 + 8 * SNAP_FRAME_F64 + 4 + 4 + 4 * MD_EVENTS_PLAYERS + 4 * PW_FRAME_LABELS + \
-     ((v) >= 2 ? 4 : 0) + ((v) >= 3 ? 4 + 4 + 3 * 8 : 0))
+     ((v) >= 2 ? 4 : 0) + ((v) >= 3 ? 4 + 4 + 3 * 8 : 0) + ((v) >= 4 ? 8 : 0))
 #define SNAP_PEAK_BYTES_V(v) (4 + 4 + 8 + SNAP_FRAME_BYTES_V(v) + 4)
 #define SNAP_PLAY_BYTES_V(v)                                                              \
     ((size_t)(4 + 8 + 8 + 8 + 8 + MD_EVENTS_RING * SNAP_FRAME_BYTES_V(v) +                \
@@ -265,6 +268,7 @@ static int put_frame(pl_buf_t *b, const md_events_frame_t *f)
     rc |= pl_buf_put_f64(b, f->qb_dd);
     rc |= pl_buf_put_f64(b, f->qb_depth);
     rc |= pl_buf_put_f64(b, f->qb_ball);
+    rc |= pl_buf_put_f64(b, f->carrier_top);
     return rc;
 }
 
@@ -392,6 +396,14 @@ static bool get_frame(pl_rd_t *r, uint32_t version, md_events_frame_t *f, const 
     } else {
         f->team_dx = f->bx - f->team_dx; /* was the offense's mean x */
         f->qb_dd = 99.0f;
+    }
+    if (version >= 4) {
+        if (!get_f(r, &f->carrier_top) && ok) {
+            *what = "a frame's carrier top speed is not finite";
+            ok = false;
+        }
+    } else {
+        f->carrier_top = f->carrier_speed;
     }
     return ok;
 }

@@ -851,3 +851,22 @@ Test(pl_events, a_sack_kept_aside_is_found_at_its_time_and_a_pass_play_has_none)
     cr_assert_null(strstr(acc, "\"type\":\"qb_sack\""), "%s", acc);
     pl_batch_fini(&b);
 }
+
+Test(pl_events, a_touchdown_caught_in_the_end_zone_is_a_touchdown_not_a_tackle)
+{
+    static char acc[ACC_CAP];
+    pl_batch_t b;
+    /*
+     * A catch in the end zone of a game kept aside: NGS labels it only
+     * pass_outcome_touchdown. The receiver stops sharply there, which must
+     * not read as a tackle.
+     */
+    run_real_play("football/ngs/2018_LA_2018092700_1600.tsv.gz", acc, ACC_CAP, &b);
+    int64_t want = label_ns(&b, "pass_outcome_touchdown"), got = event_ns(acc, "touchdown");
+    cr_assert_neq(want, INT64_MIN);
+    cr_assert_neq(got, INT64_MIN, "no touchdown in %s", acc);
+    cr_assert_leq(llabs(got - want), MD_EVENTS_TOL_NS, "touchdown at %lld, label at %lld",
+                  (long long)got, (long long)want);
+    cr_assert_null(strstr(acc, "\"type\":\"tackle\""), "%s", acc);
+    pl_batch_fini(&b);
+}
