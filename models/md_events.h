@@ -4,8 +4,9 @@
  * Every frame, the model decides whether one of nine play events happens
  * on it: ball_snap, pass_forward, pass_arrived, handoff, first_contact,
  * tackle, qb_sack (qb_sack and qb_strip_sack labels), out_of_bounds and
- * touchdown (touchdown and pass_outcome_touchdown labels). Each event is emitted once per play, with its time, the
- * players nearest the ball, a confidence and an importance score.
+ * touchdown (touchdown and pass_outcome_touchdown labels). Each event is
+ * emitted once per play, with its time, the players nearest the ball, a
+ * confidence and an importance score.
  *
  * Method (docs/models-events.md): a summary of each frame (ball speed and
  * position, distances from the ball to the nearest players and defenders,
