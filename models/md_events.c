@@ -85,8 +85,8 @@ static const char *const feature_desc[NF] = {
     "yards from the ball to the nearer end line of the field of play (x 10 or 110), in [-5, 30]",
     "yards the ball is more than 10 yd behind the line of scrimmage at c (a punter's depth), "
     "in [0, 10]",
-    "recent top speed of the player nearest the ball at c: the larger of his speed and the "
-    "last frame's top less 0.15 yd/s, yd/s, capped at 15",
+    "decaying top speed of whoever is nearest the ball, at c: the larger of carrier_speed and "
+    "the last frame's top less 0.15 yd/s, yd/s, capped at 15",
     "carrier_speed at c over carrier_top at c (at least 1 yd/s), in [0, 1.5]",
     "carrier_speed at c+2 over carrier_top at c (at least 1 yd/s), in [0, 1.5]: a tackle "
     "halves it",
@@ -94,12 +94,13 @@ static const char *const feature_desc[NF] = {
 
 /* ---- labels and split --------------------------------------------------- */
 
-/* The second label name of a type (md_events_labels_t), NULL if none. */
-static const char *type_alias(int t)
-{
-    return t == MD_EV_SACK ? "qb_strip_sack" : t == MD_EV_TD ? "pass_outcome_touchdown" : NULL;
-}
+/* The second label name of each type (md_events_labels_t), NULL if none. */
+static const char *const type_alias[NT] = {
+    [MD_EV_SACK] = "qb_strip_sack",
+    [MD_EV_TD] = "pass_outcome_touchdown",
+};
 
+/* The id of label name in labels (0 when absent and not added). */
 static int resolve_one(pw_intern_t *labels, bool add, const char *name, uint32_t *out)
 {
     uint32_t id = 0;
@@ -116,8 +117,8 @@ int md_events_labels_resolve(pw_intern_t *labels, bool add, md_events_labels_t *
     memset(out, 0, sizeof *out);
     for (int t = 0; t < NT; t++) {
         int rc = resolve_one(labels, add, md_events_type_names[t], &out->id[t]);
-        if (rc == 0 && type_alias(t))
-            rc = resolve_one(labels, add, type_alias(t), &out->alias[t]);
+        if (rc == 0 && type_alias[t])
+            rc = resolve_one(labels, add, type_alias[t], &out->alias[t]);
         if (rc)
             return rc;
     }
@@ -196,6 +197,22 @@ static void summarise_qb(const md_events_play_t *p, const pw_frames_t *f, size_t
 }
 
 /* Summarise frame i of f into fr (the play's ball is held when missing). */
+/* This frame's carrier_top from the last frame's and this carrier speed. */
+static float next_top(float last_top, float speed)
+{
+    float top = last_top - MD_EVENTS_TOP_DECAY_PER_FRAME;
+    return speed > top ? speed : top;
+}
+
+void md_events_play_rebuild_tops(md_events_play_t *p)
+{
+    float top = 0.0f;
+    for (uint64_t j = p->n > MD_EVENTS_RING ? p->n - MD_EVENTS_RING : 0; j < p->n; j++) {
+        md_events_frame_t *f = &p->ring[j & RMASK];
+        top = f->carrier_top = next_top(top, f->carrier_speed);
+    }
+}
+
 static void summarise(md_events_play_t *p, const pw_frames_t *f, size_t i,
                       md_events_frame_t *fr)
 {
@@ -253,8 +270,7 @@ static void summarise(md_events_play_t *p, const pw_frames_t *f, size_t i,
     fr->near[1] = e2;
     fr->near_team = t1;
     fr->carrier_speed = s1;
-    float top = p->n ? p->ring[(p->n - 1) & RMASK].carrier_top - MD_EVENTS_TOP_DECAY_YPS : 0.0f;
-    fr->carrier_top = s1 > top ? s1 : top;
+    fr->carrier_top = next_top(p->n ? p->ring[(p->n - 1) & RMASK].carrier_top : 0.0f, s1);
     fr->mean_speed = nspeed ? ssum / (float)nspeed : 0.0f;
     /* Defenders: the team that is not the offense (the carrier's before the snap). */
     uint8_t off = p->done[MD_EV_SNAP] ? p->offense : t1;
@@ -1031,7 +1047,8 @@ static int run_live_dets(const plays_t *ps, const md_events_model_t *m, counts_t
     else
         pw_err_set(err, rc, "events: out of memory");
     /* Every detection, for a look at what eval matched (docs/models-events.md). */
-    if (rc == 0 && getenv("PITWALL_EVENTS_DETECTIONS"))
+    const char *dump = getenv("PITWALL_EVENTS_DETECTIONS");
+    if (rc == 0 && dump && strcmp(dump, "") != 0 && strcmp(dump, "0") != 0)
         for (size_t j = 0; j < d.n; j++)
             fprintf(stderr, "%s %s %.3f p %.2f\n", ps->name[d.play[j]],
                     md_events_type_names[d.e[j].type],

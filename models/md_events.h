@@ -108,12 +108,13 @@ enum md_events_type {
 #define MD_EVENTS_KICK_BACK_YD 12.0f
 /*
  * A tackle shows as the carrier losing half his speed within a few frames,
- * whatever that speed was. carrier_top remembers how fast the player
- * nearest the ball has recently been: the top falls by this much per frame
- * (1.5 yd/s per second at 10 Hz), so a run's pace is kept while a sudden
- * stop stands out against it.
+ * whatever that speed was. carrier_top is a decaying top of the speed of
+ * whoever is nearest the ball (not tied to one player: a receiver inherits
+ * it at the catch): each frame it is the larger of that speed and the last
+ * frame's top less this many yd/s (1.5 yd/s per second at 10 Hz), so a
+ * run's pace is kept while a sudden stop stands out against it.
  */
-#define MD_EVENTS_TOP_DECAY_YPS 0.15f
+#define MD_EVENTS_TOP_DECAY_PER_FRAME 0.15f
 /* Past the attacked goal line by this much, the carrier has scored: no tackle. */
 #define MD_EVENTS_SCORED_YD 0.5f
 /*
@@ -180,8 +181,8 @@ typedef struct md_events_frame {
     float d1, d2;           /* nearest and second nearest player to the ball, yd */
     float dd;               /* nearest defender to the ball, yd */
     float carrier_speed;    /* speed of the nearest player, yd/s */
-    float carrier_top;      /* carrier_speed's recent top: max(it, the last frame's top
-                               - MD_EVENTS_TOP_DECAY_YPS) */
+    float carrier_top;      /* decaying top of carrier_speed, yd/s: max(it, the last
+                               frame's top - MD_EVENTS_TOP_DECAY_PER_FRAME) */
     float mean_speed;       /* mean speed of the players, yd/s */
     float ndef;             /* defenders within 1.5 yd of the ball */
     float ndef3;            /* defenders within 3 yd of the ball */
@@ -253,6 +254,13 @@ typedef struct md_events_play {
 } md_events_play_t;
 
 void md_events_play_init(md_events_play_t *p, uint64_t session);
+
+/*
+ * Recompute the ring's carrier_top values from its oldest frame, for a
+ * play restored from a checkpoint that did not keep them (the top before
+ * the ring's oldest frame is lost).
+ */
+void md_events_play_rebuild_tops(md_events_play_t *p);
 
 /*
  * Push frame i of f into play p and score the frames that now have their

@@ -230,9 +230,10 @@ static int ev_advance(pl_op_t *op, pl_ctx_t *ctx)
  * with the play's kick flag and QB (u32). Format 2 is read as frames and
  * plays without a kick formation or a QB (no sack can be scored in a play
  * restored from it).
- * Format 4: each frame ends with the carrier's recent top speed (f64);
- * formats 3 and older are read with the top equal to the frame's carrier
- * speed (a play restored from them may time its tackle a frame apart).
+ * Format 4: each frame ends with its carrier_top (f64); formats 3 and
+ * older are read with the tops rebuilt over the ring's frames (the history
+ * before them is lost, so a tackle in the next seconds may be scored
+ * differently from an uninterrupted run).
  * Format 1 (one play per session) is still read, as a session that has
  * seen its one snap or none.
  */
@@ -403,7 +404,7 @@ static bool get_frame(pl_rd_t *r, uint32_t version, md_events_frame_t *f, const 
             ok = false;
         }
     } else {
-        f->carrier_top = f->carrier_speed;
+        f->carrier_top = f->carrier_speed; /* the ring's are rebuilt by get_play */
     }
     return ok;
 }
@@ -465,6 +466,8 @@ static const char *get_play(pl_rd_t *r, uint32_t version, md_events_play_t *p)
     } else {
         p->play = p->done[MD_EV_SNAP];
     }
+    if (version < 4)
+        md_events_play_rebuild_tops(p);
     /* A snapped play has a number; a session waiting for its next snap has had one. */
     if (what == NULL && ((p->done[MD_EV_SNAP] && p->play == 0) ||
                          (p->next && (p->done[MD_EV_SNAP] || p->play == 0))))

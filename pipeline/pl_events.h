@@ -38,7 +38,7 @@
  * flushed and dropped for a new one, counted in cnt.evicted; a session
  * that comes back starts counting plays from 1 again). snapshot writes
  * every session in flight (frame ring, play count, ball rest, state
- * machine, open peaks; format 2, format 1 still read) and
+ * machine, open peaks; format 4, formats 3, 2 and 1 still read) and
  * restore puts each back in its slot, so a pipeline restored mid-play
  * emits the same events as one that ran through; restore refuses a state
  * of another format, length or max_plays, or with a value out of range

@@ -857,9 +857,8 @@ Test(pl_events, a_touchdown_caught_in_the_end_zone_is_a_touchdown_not_a_tackle)
     static char acc[ACC_CAP];
     pl_batch_t b;
     /*
-     * A catch in the end zone of a game kept aside: NGS labels it only
-     * pass_outcome_touchdown. The receiver stops sharply there, which must
-     * not read as a tackle.
+     * Catches in the end zone of a game kept aside: NGS labels them only
+     * pass_outcome_touchdown. The first is found at its time.
      */
     run_real_play("football/ngs/2018_LA_2018092700_1600.tsv.gz", acc, ACC_CAP, &b);
     int64_t want = label_ns(&b, "pass_outcome_touchdown"), got = event_ns(acc, "touchdown");
@@ -869,4 +868,37 @@ Test(pl_events, a_touchdown_caught_in_the_end_zone_is_a_touchdown_not_a_tackle)
                   (long long)got, (long long)want);
     cr_assert_null(strstr(acc, "\"type\":\"tackle\""), "%s", acc);
     pl_batch_fini(&b);
+
+    /*
+     * In the second the receiver pulls up sharply in the end zone after the
+     * catch; that stop is not a tackle (before the end-zone gate, one was
+     * emitted 6 s after the catch).
+     */
+    run_real_play("football/ngs/2019_DAL_2019111010_2757.tsv.gz", acc, ACC_CAP, &b);
+    cr_assert_neq(label_ns(&b, "pass_outcome_touchdown"), INT64_MIN);
+    cr_assert_null(strstr(acc, "\"type\":\"tackle\""), "%s", acc);
+    pl_batch_fini(&b);
+}
+
+Test(md_events, a_type_answers_to_both_of_its_label_names)
+{
+    pw_intern_t *t = NULL;
+    cr_assert_eq(pw_intern_create(64, &t), 0);
+    uint32_t td = 0, pot = 0, sack = 0, strip = 0;
+    cr_assert_eq(pw_intern_add(t, "pass_outcome_touchdown", 22, &pot), 0);
+    cr_assert_eq(pw_intern_add(t, "qb_strip_sack", 13, &strip), 0);
+    md_events_labels_t L;
+    /* Lookup only: names the table lacks resolve to 0, which no label matches. */
+    cr_assert_eq(md_events_labels_resolve(t, false, &L), 0);
+    cr_assert_eq(L.id[MD_EV_TD], 0);
+    cr_assert_eq(L.alias[MD_EV_TD], pot);
+    cr_assert_eq(L.alias[MD_EV_SACK], strip);
+    cr_assert_eq(L.alias[MD_EV_TACKLE], 0);
+    cr_assert_eq(md_events_labels_resolve(t, true, &L), 0);
+    cr_assert_eq(pw_intern_find(t, "touchdown", 9, &td), 0);
+    cr_assert_eq(pw_intern_find(t, "qb_sack", 7, &sack), 0);
+    cr_assert_eq(L.id[MD_EV_TD], td);
+    cr_assert_eq(L.id[MD_EV_SACK], sack);
+    cr_assert_eq(L.alias[MD_EV_TD], pot);
+    pw_intern_destroy(t);
 }
