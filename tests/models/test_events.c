@@ -668,8 +668,8 @@ static void sim_game(pl_batch_t *b, size_t n, ing_simgame_stats_t *st)
  * recognised: the simulator's ball swings around its next spot and never
  * rests (docs/models-events.md). Before plays in a row, 1 of 18 was found.
  */
-#define GAME_SNAPS_FOUND_MIN 0.75
-#define GAME_FALSE_SNAPS_MAX 2
+#define GAME_SNAPS_FOUND_MIN 0.9
+#define GAME_FALSE_SNAPS_MAX 1
 
 Test(pl_events, a_game_feed_finds_nearly_every_snap_and_each_event_once_a_play)
 {
