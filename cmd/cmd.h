@@ -32,6 +32,7 @@ int cmd_ops_main(int argc, char **argv);
 int cmd_train_main(int argc, char **argv);
 int cmd_eval_main(int argc, char **argv);
 int cmd_api_main(int argc, char **argv);
+int cmd_recap_main(int argc, char **argv);
 
 /*
  * The API server as `pitwall api` and `pitwall run` host it (cmd_api.c):

@@ -62,7 +62,7 @@ static const cmd_t commands[] = {
      cmd_ingest_main, NULL},
     {"replay", "replay a stored or recorded game into the pipeline",
      "usage: pitwall replay (--input PATH | --store DIR) [--session ID] [--speed X|max]\n",
-     NULL, "issue #5 (pipeline)"},
+     NULL, "a later issue"},
     {"train", "fit a model's coefficients from recorded data",
      "usage: pitwall train --model fuel|pressure|events|hockey --data PATH [--out FILE]\n"
      "Extracts the model's features from the recorded files of PATH (a file or a\n"
@@ -84,8 +84,15 @@ static const cmd_t commands[] = {
      "PITWALL_SPLIT=train: only those, in sample).\n",
      cmd_eval_main, NULL},
     {"recap", "ranked key moments of a session, with in/out times",
-     "usage: pitwall recap --store DIR --session ID [--duration 120] [--json]\n", NULL,
-     "issue #7 (store and API)"},
+     "usage: pitwall recap --store DIR --session ID [--duration 120] [--limit N] [--json]\n"
+     "The highlight builder's list, from a result store (DIR: the store, or\n"
+     "the data directory of pitwall run / pipeline that holds it in store/):\n"
+     "the session's events ranked by importance, taken while their clips\n"
+     "(pre- and post-roll by event type) fit --duration (120 s; 90, 2m, ...),\n"
+     "listed in time order with the footage to cut. The same answer as\n"
+     "GET /v1/moments?session=ID&duration=D (api/HTTP.md); --json prints it\n"
+     "as that JSON. --limit: most moments listed (default 1000).\n",
+     cmd_recap_main, NULL},
     {"sim", "simulated race telemetry into a stream topic",
      "usage: pitwall sim --race [--rate R] [--cars N] [--seed S] [--to TOPIC]\n"
      "       pitwall sim --game [--seed S] [--to TOPIC]\n"

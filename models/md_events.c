@@ -431,12 +431,27 @@ static void features(const md_events_play_t *p, uint64_t c, double *x)
     x[35] = clampd(p2->carrier_speed / top, 0, 1.5);
 }
 
+/* The events that end a play (a touchdown is apart: see ended_otherwise). */
+static bool ends_play(int t)
+{
+    return t == MD_EV_TACKLE || t == MD_EV_OOB || t == MD_EV_SACK;
+}
+
+/* A tackle, out of bounds or sack has ended the play. */
+static bool has_ended(const md_events_play_t *p)
+{
+    for (int t = 0; t < NT; t++)
+        if (ends_play(t) && p->done[t])
+            return true;
+    return false;
+}
+
 /* Which types may happen at frame c, from the play's state. */
 static void gates(const md_events_play_t *p, const md_events_frame_t *f0, bool *g)
 {
     const bool *d = p->done;
     bool snapped = d[MD_EV_SNAP];
-    bool over = d[MD_EV_TACKLE] || d[MD_EV_OOB] || d[MD_EV_TD] || d[MD_EV_SACK];
+    bool over = has_ended(p) || d[MD_EV_TD];
     /*
      * The pass is in the air from the first frame of its peak: it is marked
      * done only when the peak is emitted, frames later, and the passer
@@ -568,6 +583,29 @@ static bool play_over(const md_events_play_t *p, const md_events_frame_t *f0)
 }
 
 /*
+ * A play ends once, by a tackle, out of bounds or a sack (no NGS play
+ * carries two of them): when the peak of one is due while another's is
+ * open, the likelier stands and the other is dropped. True when t's peak
+ * is dropped. A touchdown may still follow: a carrier who steps out at the
+ * pylon has scored, and a missed touchdown costs a recap more than a
+ * stray end.
+ */
+static bool ended_otherwise(md_events_play_t *p, int t)
+{
+    if (!ends_play(t))
+        return false;
+    for (int u = 0; u < NT; u++)
+        if (u != t && ends_play(u) && p->peak[u].active && p->peak[u].p > p->peak[t].p) {
+            p->peak[t].active = false;
+            return true;
+        }
+    for (int u = 0; u < NT; u++)
+        if (u != t && ends_play(u))
+            p->peak[u].active = false;
+    return false;
+}
+
+/*
  * The play has ended: emit its open peaks (its own events) and reset the
  * play's part of the state; the session's part stays. Returns n plus the
  * events written to out.
@@ -576,7 +614,7 @@ static int next_play(md_events_play_t *p, const md_events_model_t *m, md_events_
                      int n)
 {
     for (int t = 0; m && t < NT; t++)
-        if (p->peak[t].active)
+        if (p->peak[t].active && !ended_otherwise(p, t))
             n = emit_peak(p, m, t, out, n);
     memset(p->done, 0, sizeof p->done);
     memset(p->at_ns, 0, sizeof p->at_ns);
@@ -620,7 +658,9 @@ static int score(md_events_play_t *p, const md_events_model_t *m, const md_event
                     : t == MD_EV_SACK ? sack_score(f0)
                                       : md_events_predict(m, t, x);
         if (!pk->active) {
-            if (pr >= m->threshold[t]) {
+            /* g[] was computed before this frame's emissions: an end emitted
+             * just now closes the others. */
+            if (pr >= m->threshold[t] && !(ends_play(t) && has_ended(p))) {
                 pk->active = true;
                 pk->left = MD_EVENTS_PEAK_FRAMES;
                 pk->p = pr;
@@ -633,7 +673,7 @@ static int score(md_events_play_t *p, const md_events_model_t *m, const md_event
                 pk->at = *f0;
             }
             pk->degraded |= degraded;
-            if (--pk->left <= 0) {
+            if (--pk->left <= 0 && !ended_otherwise(p, t)) {
                 n = emit_peak(p, m, t, out, n);
                 if (L == NULL)
                     mark(p, t, &pk->at);
@@ -671,7 +711,7 @@ int md_events_flush(md_events_play_t *p, const md_events_model_t *m,
     while (p->c < p->n)
         n = score(p, m, L, out, n, row, row_ctx);
     for (int t = 0; t < NT; t++)
-        if (p->peak[t].active) {
+        if (p->peak[t].active && !ended_otherwise(p, t)) {
             n = emit_peak(p, m, t, out, n);
             if (L == NULL)
                 mark(p, t, &p->peak[t].at);

@@ -61,7 +61,7 @@ Test(cli, rejects_an_unknown_command_on_stderr)
 
 Test(cli, says_when_a_command_is_not_built_yet)
 {
-    cli_result_t r = RUN("recap", "--store", "x", "--session", "1");
+    cli_result_t r = RUN("replay", "--store", "x");
     cr_assert_eq(r.status, 2);
     cr_assert(strstr(r.err, "not built yet") != NULL, "%s", r.err);
     cli_result_free(&r);

@@ -671,7 +671,7 @@ static void sim_game(pl_batch_t *b, size_t n, ing_simgame_stats_t *st)
 #define GAME_SNAPS_FOUND_MIN 0.9
 #define GAME_FALSE_SNAPS_MAX 1
 
-Test(pl_events, a_game_feed_finds_nearly_every_snap_and_each_event_once_a_play)
+Test(pl_events, a_game_feed_finds_nearly_every_snap_and_each_event_once_a_play_that_ends_once)
 {
     const char *model = real_model();
     pl_batch_t b;
@@ -720,6 +720,9 @@ Test(pl_events, a_game_feed_finds_nearly_every_snap_and_each_event_once_a_play)
         cr_assert(play >= 1 && play < 512, "%s", js);
         cr_assert(!seen[play][type], "%s twice in play %d", md_events_type_names[type], play);
         seen[play][type] = true;
+        /* A play ends once: by a tackle, out of bounds or a sack. */
+        int ends = seen[play][MD_EV_TACKLE] + seen[play][MD_EV_OOB] + seen[play][MD_EV_SACK];
+        cr_assert_leq(ends, 1, "play %d ends twice: %s", play, js);
         if (play != prev) {
             cr_assert_eq(play, prev + 1, "%s", js);
             cr_assert_eq(type, MD_EV_SNAP, "play %d opens with %s", play, js);
