@@ -1,13 +1,15 @@
 /*
  * pitwall recap --store DIR --session ID [--duration 120] [--limit N] [--json]:
  * the highlight builder's answer from the command line. It asks the result
- * store the same question as GET /v1/moments (api/api_query.c, so the
+ * store the same question as GET /v1/moments?session=ID&duration=D&limit=N
+ * (limit 1000 unless given: every moment that fits; api/api_query.c, so the
  * ranking and clip rules are one code): the session's key moments, ranked
  * by importance, taken while their clips fit the recap's duration, in time
  * order, and the footage to cut. --json prints that answer as the API
  * gives it; otherwise a table for people.
  */
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +21,7 @@
 #include "store/st_results.h"
 
 #define CMD "recap"
+/* Longest query string built for /v1/moments, bytes. */
 #define QUERY_MAX 1024
 
 /* DIR itself, or DIR/store when DIR is a data directory (pitwall run --data-dir). */
@@ -51,20 +54,20 @@ static bool query_add(char *q, size_t cap, const char *name, const char *value)
     return true;
 }
 
-/* UTC time of ns as 2019-11-12T02:22:31.400Z. */
-static void fmt_time(int64_t ns, char *buf, size_t len)
+/* UTC time of ns: 2019-11-12T02:22:31.400Z, or with date false 02:22:31.400Z. */
+static void fmt_time(int64_t ns, bool date, char *buf, size_t len)
 {
+    int64_t rem = ns % 1000000000;
     time_t s = (time_t)(ns / 1000000000);
-    int ms = (int)((ns % 1000000000) / 1000000);
-    if (ms < 0) {
+    if (rem < 0) { /* floor: -1 ns is 23:59:59.999 of the day before */
+        rem += 1000000000;
         s--;
-        ms += 1000;
     }
     struct tm tm;
-    char day[32] = "?";
+    char hms[32] = "?";
     if (gmtime_r(&s, &tm))
-        strftime(day, sizeof day, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(buf, len, "%s.%03dZ", day, ms);
+        strftime(hms, sizeof hms, date ? "%Y-%m-%dT%H:%M:%S" : "%H:%M:%S", &tm);
+    snprintf(buf, len, "%s.%03dZ", hms, (int)(rem / 1000000));
 }
 
 static int64_t get_i64(const json_t *o, const char *k)
@@ -92,29 +95,30 @@ static void print_table(const json_t *j, FILE *f)
     const json_t *m;
     json_array_foreach(moments, k, m) {
         char at[48], in[48], out[48];
-        fmt_time(get_i64(m, "ts_ns"), at, sizeof at);
-        fmt_time(get_i64(m, "in_ns"), in, sizeof in);
-        fmt_time(get_i64(m, "out_ns"), out, sizeof out);
+        fmt_time(get_i64(m, "ts_ns"), true, at, sizeof at);
+        fmt_time(get_i64(m, "in_ns"), true, in, sizeof in);
+        fmt_time(get_i64(m, "out_ns"), false, out, sizeof out);
         fprintf(f, "%-5lld %-24s %-14s %-10.2f %s .. %s\n",
                 (long long)json_integer_value(json_object_get(m, "rank")), at,
                 json_string_value(json_object_get(m, "type")),
-                json_number_value(json_object_get(m, "importance")), in, out + 11);
+                json_number_value(json_object_get(m, "importance")), in, out);
     }
     fprintf(f, "\nfootage to cut (%zu clips):\n", json_array_size(clips));
     json_array_foreach(clips, k, m) {
         char in[48], out[48];
         int64_t a = get_i64(m, "in_ns"), b = get_i64(m, "out_ns");
-        fmt_time(a, in, sizeof in);
-        fmt_time(b, out, sizeof out);
-        fprintf(f, "  %s .. %s  %5.1f s\n", in, out + 11, (double)(b - a) / 1e9);
+        fmt_time(a, true, in, sizeof in);
+        fmt_time(b, false, out, sizeof out);
+        fprintf(f, "  %s .. %s  %5.1f s\n", in, out, (double)(b - a) / 1e9);
     }
 }
 
-/* The store's sessions, for an error that names a session it does not hold. */
+/* The store's sessions (a line), for an error that names a session it does not hold. */
 static void print_sessions(st_results_t *store, FILE *f)
 {
     api_resp_t r = {0};
     if (api_query_handle(store, "/v1/sessions", "", &r) != 1 || r.status != 200) {
+        fprintf(f, "the store's sessions cannot be listed\n");
         api_resp_free(&r);
         return;
     }
@@ -184,11 +188,16 @@ int cmd_recap_main(int argc, char **argv)
         return 1;
     }
     api_resp_t r = {0};
+    json_error_t je = {0};
     rc = api_query_handle(store, "/v1/moments", q, &r);
-    json_t *j = rc == 1 ? json_loadb(r.body, r.body_len, 0, NULL) : NULL;
+    json_t *j = rc == 1 ? json_loadb(r.body, r.body_len, 0, &je) : NULL;
     int status = 0;
-    if (rc != 1 || j == NULL) {
+    if (rc != 1) {
         fprintf(stderr, "pitwall %s: out of memory\n", CMD);
+        status = 1;
+    } else if (j == NULL) {
+        fprintf(stderr, "pitwall %s: %s: the store's answer is not JSON: %s\n", CMD, path,
+                je.text);
         status = 1;
     } else if (r.status == 400) {
         /* A bad --duration or --limit: the API names the parameter. */

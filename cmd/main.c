@@ -90,8 +90,9 @@ static const cmd_t commands[] = {
      "the session's events ranked by importance, taken while their clips\n"
      "(pre- and post-roll by event type) fit --duration (120 s; 90, 2m, ...),\n"
      "listed in time order with the footage to cut. The same answer as\n"
-     "GET /v1/moments?session=ID&duration=D (api/HTTP.md); --json prints it\n"
-     "as that JSON. --limit: most moments listed (default 1000).\n",
+     "GET /v1/moments?session=ID&duration=D&limit=N (api/HTTP.md); --json\n"
+     "prints it as that JSON. --limit: most moments listed (default 1000,\n"
+     "the most the API gives; its own default is 20).\n",
      cmd_recap_main, NULL},
     {"sim", "simulated race telemetry into a stream topic",
      "usage: pitwall sim --race [--rate R] [--cars N] [--seed S] [--to TOPIC]\n"

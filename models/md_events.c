@@ -431,7 +431,7 @@ static void features(const md_events_play_t *p, uint64_t c, double *x)
     x[35] = clampd(p2->carrier_speed / top, 0, 1.5);
 }
 
-/* The events that end a play (a touchdown is apart: see ended_otherwise). */
+/* The events that end a play (a touchdown is apart: see end_resolve). */
 static bool ends_play(int t)
 {
     return t == MD_EV_TACKLE || t == MD_EV_OOB || t == MD_EV_SACK;
@@ -584,18 +584,26 @@ static bool play_over(const md_events_play_t *p, const md_events_frame_t *f0)
 
 /*
  * A play ends once, by a tackle, out of bounds or a sack (no NGS play
- * carries two of them): when the peak of one is due while another's is
- * open, the likelier stands and the other is dropped. True when t's peak
- * is dropped. A touchdown may still follow: a carrier who steps out at the
- * pylon has scored, and a missed touchdown costs a recap more than a
- * stray end.
+ * carries two of them). Called when t's peak is due: if another end's peak
+ * is open and likelier (its peak over its own threshold, so a sack's
+ * proximity score and a tackle's probability compare fairly), t's peak is
+ * closed and true returned; else the other ends' peaks are closed and t
+ * is to be emitted. A touchdown may still follow: a carrier who steps out
+ * at the pylon has scored, and a missed touchdown costs a recap more than
+ * a stray end.
  */
-static bool ended_otherwise(md_events_play_t *p, int t)
+static double peak_strength(const md_events_play_t *p, const md_events_model_t *m, int t)
+{
+    return m->threshold[t] > 0 ? p->peak[t].p / m->threshold[t] : p->peak[t].p;
+}
+
+static bool end_resolve(md_events_play_t *p, const md_events_model_t *m, int t)
 {
     if (!ends_play(t))
         return false;
+    double mine = peak_strength(p, m, t);
     for (int u = 0; u < NT; u++)
-        if (u != t && ends_play(u) && p->peak[u].active && p->peak[u].p > p->peak[t].p) {
+        if (u != t && ends_play(u) && p->peak[u].active && peak_strength(p, m, u) > mine) {
             p->peak[t].active = false;
             return true;
         }
@@ -614,7 +622,7 @@ static int next_play(md_events_play_t *p, const md_events_model_t *m, md_events_
                      int n)
 {
     for (int t = 0; m && t < NT; t++)
-        if (p->peak[t].active && !ended_otherwise(p, t))
+        if (p->peak[t].active && !end_resolve(p, m, t))
             n = emit_peak(p, m, t, out, n);
     memset(p->done, 0, sizeof p->done);
     memset(p->at_ns, 0, sizeof p->at_ns);
@@ -673,7 +681,7 @@ static int score(md_events_play_t *p, const md_events_model_t *m, const md_event
                 pk->at = *f0;
             }
             pk->degraded |= degraded;
-            if (--pk->left <= 0 && !ended_otherwise(p, t)) {
+            if (--pk->left <= 0 && !end_resolve(p, m, t)) {
                 n = emit_peak(p, m, t, out, n);
                 if (L == NULL)
                     mark(p, t, &pk->at);
@@ -711,7 +719,7 @@ int md_events_flush(md_events_play_t *p, const md_events_model_t *m,
     while (p->c < p->n)
         n = score(p, m, L, out, n, row, row_ctx);
     for (int t = 0; t < NT; t++)
-        if (p->peak[t].active && !ended_otherwise(p, t)) {
+        if (p->peak[t].active && !end_resolve(p, m, t)) {
             n = emit_peak(p, m, t, out, n);
             if (L == NULL)
                 mark(p, t, &p->peak[t].at);

@@ -18,7 +18,8 @@
  * regression per event type (one-vs-rest, fitted with GSL by IRLS) scores
  * the frame, but only while the type's gate is open: a play's state
  * machine says what may happen next (no pass before the snap, no arrival
- * before a pass, one of each per play). Peak picking: when the
+ * before a pass, one of each per play, and one end of a play: a tackle,
+ * out of bounds or sack). Peak picking: when the
  * probability reaches the type's threshold, the best frame of the next
  * MD_EVENTS_PEAK_FRAMES frames is emitted, once.
  *

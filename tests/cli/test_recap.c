@@ -152,6 +152,18 @@ Test(cli_recap, a_wrong_session_duration_or_store_is_a_clear_error)
     cr_assert_not_null(strstr(r.err, "no result store"), "%s", r.err);
     cli_result_free(&r);
 
+    /* A limit out of range, and a session id with '&' (sent escaped, so unknown). */
+    const char *limit[] = {"recap", "--store", data, "--session", SESSION, "--limit", "0", NULL};
+    r = cli_run(limit, NULL, 0, 30000);
+    cr_assert_eq(r.status, 2, "%s", r.err);
+    cr_assert_not_null(strstr(r.err, "limit: '0'"), "%s", r.err);
+    cli_result_free(&r);
+    const char *amp[] = {"recap", "--store", data, "--session", SESSION "&limit=1", NULL};
+    r = cli_run(amp, NULL, 0, 30000);
+    cr_assert_eq(r.status, 1, "%s", r.err);
+    cr_assert_not_null(strstr(r.err, "no events for session " SESSION "&limit=1"), "%s", r.err);
+    cli_result_free(&r);
+
     /* Required flags. */
     const char *bare[] = {"recap", "--store", data, NULL};
     r = cli_run(bare, NULL, 0, 30000);
