@@ -582,6 +582,12 @@ static bool play_over(const md_events_play_t *p, const md_events_frame_t *f0)
     return f0->ts_ns - (p->rest_ns > snap ? p->rest_ns : snap) >= MD_EVENTS_DEAD_NS;
 }
 
+/* A peak over its type's threshold: how sure it is, comparable across types. */
+static double peak_strength(const md_events_play_t *p, const md_events_model_t *m, int t)
+{
+    return m->threshold[t] > 0 ? p->peak[t].p / m->threshold[t] : p->peak[t].p;
+}
+
 /*
  * A play ends once, by a tackle, out of bounds or a sack (no NGS play
  * carries two of them). Called when t's peak is due: if another end's peak
@@ -592,11 +598,6 @@ static bool play_over(const md_events_play_t *p, const md_events_frame_t *f0)
  * at the pylon has scored, and a missed touchdown costs a recap more than
  * a stray end.
  */
-static double peak_strength(const md_events_play_t *p, const md_events_model_t *m, int t)
-{
-    return m->threshold[t] > 0 ? p->peak[t].p / m->threshold[t] : p->peak[t].p;
-}
-
 static bool end_resolve(md_events_play_t *p, const md_events_model_t *m, int t)
 {
     if (!ends_play(t))

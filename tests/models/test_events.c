@@ -824,6 +824,21 @@ static int64_t event_ns(const char *acc, const char *type)
     return t ? strtoll(t + 8, NULL, 10) : INT64_MIN;
 }
 
+/*
+ * Run the real play and check that its event of type is emitted within the
+ * tolerance of the play's label; the play's output stays in acc and b.
+ */
+static void run_play_expecting(const char *play, const char *label, const char *type, char *acc,
+                               pl_batch_t *b)
+{
+    run_real_play(play, acc, ACC_CAP, b);
+    int64_t want = label_ns(b, label), got = event_ns(acc, type);
+    cr_assert_neq(want, INT64_MIN, "no %s label in %s", label, play);
+    cr_assert_neq(got, INT64_MIN, "no %s in %s", type, acc);
+    cr_assert_leq(llabs(got - want), MD_EVENTS_TOL_NS, "%s at %lld, label at %lld", type,
+                  (long long)got, (long long)want);
+}
+
 Test(pl_events, a_punt_from_a_kick_formation_is_not_a_forward_pass)
 {
     static char acc[ACC_CAP];
@@ -840,12 +855,8 @@ Test(pl_events, a_sack_kept_aside_is_found_at_its_time_and_a_pass_play_has_none)
     static char acc[ACC_CAP];
     pl_batch_t b;
     /* Strip sack of a game kept aside (playId even: never fitted on). */
-    run_real_play("football/ngs/2019_SEA_2019111100_1618.tsv.gz", acc, ACC_CAP, &b);
-    int64_t want = label_ns(&b, "qb_strip_sack"), got = event_ns(acc, "qb_sack");
-    cr_assert_neq(want, INT64_MIN);
-    cr_assert_neq(got, INT64_MIN, "no sack in %s", acc);
-    cr_assert_leq(llabs(got - want), MD_EVENTS_TOL_NS, "sack at %lld, label at %lld",
-                  (long long)got, (long long)want);
+    run_play_expecting("football/ngs/2019_SEA_2019111100_1618.tsv.gz", "qb_strip_sack", "qb_sack",
+                       acc, &b);
     pl_batch_fini(&b);
 
     /* A completed pass of a game kept aside: no sack. */
@@ -863,12 +874,8 @@ Test(pl_events, a_touchdown_caught_in_the_end_zone_is_a_touchdown_not_a_tackle)
      * Catches in the end zone of a game kept aside: NGS labels them only
      * pass_outcome_touchdown. The first is found at its time.
      */
-    run_real_play("football/ngs/2018_LA_2018092700_1600.tsv.gz", acc, ACC_CAP, &b);
-    int64_t want = label_ns(&b, "pass_outcome_touchdown"), got = event_ns(acc, "touchdown");
-    cr_assert_neq(want, INT64_MIN);
-    cr_assert_neq(got, INT64_MIN, "no touchdown in %s", acc);
-    cr_assert_leq(llabs(got - want), MD_EVENTS_TOL_NS, "touchdown at %lld, label at %lld",
-                  (long long)got, (long long)want);
+    run_play_expecting("football/ngs/2018_LA_2018092700_1600.tsv.gz", "pass_outcome_touchdown",
+                       "touchdown", acc, &b);
     cr_assert_null(strstr(acc, "\"type\":\"tackle\""), "%s", acc);
     pl_batch_fini(&b);
 
